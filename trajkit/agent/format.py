@@ -1,0 +1,119 @@
+"""The agent's text format, shared by the agent loop, SFT conversion and evaluation.
+
+One action is written by the model as
+
+    Thought: <reasoning>
+    Code:
+    ```py
+    <python>
+    ```<end_code>
+
+and answered by an observation turn. `render_action` / `parse_action` go between text and
+(thought, code); `observation_text` renders what the model is shown after running code;
+`conversation` builds the chat history the model sees before its next action. Training
+(trajkit.sft) and inference (the agent loop, trajkit eval) both call `conversation`, so the
+student is trained on exactly the prompts it is evaluated with.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from trajkit.schema import Step, StepError
+
+END_CODE = "<end_code>"
+STOP_SEQUENCES = [END_CODE, "\nObservation:", "Observation:"]
+THOUGHT = "Thought:"
+_CODE_BLOCK = re.compile(r"```(?:py|python)?[ \t]*\n(.*?)(?:\n```|```|$)", re.DOTALL)
+_MAX_OBSERVATION_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ParsedAction:
+    thought: str | None
+    code: str | None
+    error: StepError | None
+
+
+def render_action(thought: str | None, code: str | None) -> str:
+    """The assistant text of one action (what the model is trained to write)."""
+    parts = []
+    if thought:
+        parts.append(f"{THOUGHT} {thought.strip()}")
+    if code is not None:
+        parts.append(f"Code:\n```py\n{code.strip()}\n```{END_CODE}")
+    return "\n".join(parts)
+
+
+def parse_action(text: str) -> ParsedAction:
+    """Split model output into thought and code; a missing code block is a parse_error."""
+    body = text.split(END_CODE, 1)[0]
+    match = _CODE_BLOCK.search(body)
+    thought_part = body[: match.start()] if match else body
+    thought = _clean_thought(thought_part)
+    if not match or not match.group(1).strip():
+        return ParsedAction(
+            thought=thought,
+            code=None,
+            error=StepError(
+                type="parse_error",
+                message=(
+                    "no code block found. Write 'Thought: ...' then 'Code:' and a ```py ... ``` "
+                    f"block ending with {END_CODE}; call final_answer(...) to answer."
+                ),
+            ),
+        )
+    return ParsedAction(thought=thought, code=match.group(1).strip(), error=None)
+
+
+def _clean_thought(text: str) -> str | None:
+    text = text.strip()
+    if text.startswith(THOUGHT):
+        text = text[len(THOUGHT):]
+    text = re.sub(r"\n?Code:\s*$", "", text.strip()).strip()
+    return text or None
+
+
+def observation_text(step: Step) -> str:
+    """What the model is shown after a step: its output, or the error to recover from."""
+    if step.error is not None:
+        detail = step.error.message
+        if step.error.type == "execution_error" and step.error.exception:
+            where = f" (line {step.error.line})" if step.error.line else ""
+            detail = f"{step.error.exception}{where}: {step.error.message}"
+        text = f"Error: {detail}\nNow let's retry: take care not to repeat previous errors!"
+        if step.observation:
+            text = f"Observation:\n{_clip(step.observation)}\n{text}"
+        return text
+    return f"Observation:\n{_clip(step.observation or 'No output.')}"
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _MAX_OBSERVATION_CHARS:
+        return text
+    return text[:_MAX_OBSERVATION_CHARS] + f"\n... ({len(text) - _MAX_OBSERVATION_CHARS} more characters)"
+
+
+def step_assistant_text(step: Step) -> str:
+    """The assistant turn of a stored step, including any first-thought prefix."""
+    if step.raw_output and step.thought is None and step.code is None:
+        return step.raw_output
+    return render_action(step.thought, step.code)
+
+
+def task_text(question: str) -> str:
+    return f"New task:\n{question.strip()}"
+
+
+def conversation(system_prompt: str, question: str, steps: list[Step]) -> list[dict[str, str]]:
+    """The chat history the model sees before its next action (after `steps`)."""
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": task_text(question)},
+    ]
+    for step in steps:
+        messages.append({"role": "assistant", "content": step_assistant_text(step)})
+        if step.final_answer is None or step.error is not None:
+            messages.append({"role": "user", "content": observation_text(step)})
+    return messages

@@ -1,0 +1,207 @@
+"""Dataset commands: schema, sql, stats, show, filter, compact, validate, import, dump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trajkit.cli.output import console, print_summary
+
+SQL_HELP = """Run SQL over one or more datasets (DuckDB).
+
+Views: trajectories (one row per trajectory: trajectory_id, task_id, source, split, domain,
+question, gold_answer, kind, backend, model, status, final_answer, correct, score, n_steps,
+*_tokens, review_status, review_label, dataset, ...), steps (one row per step: step_index,
+thought, code, observation, error_type, final_answer, tokens, n_tool_calls, ...), tool_calls,
+candidates, raw (stored rows). Several datasets are unioned; `dataset` says which.
+
+Example: trajkit sql run1 run2 "SELECT dataset, avg(correct::int) FROM trajectories GROUP BY 1"
+"""
+
+
+def register(app: typer.Typer) -> None:
+    schema_app = typer.Typer(help="The published trajectory schema.", no_args_is_help=True)
+    schema_app.command("export")(schema_export)
+    schema_app.command("check")(schema_check)
+    app.add_typer(schema_app, name="schema")
+    app.command("sql", help=SQL_HELP)(sql_command)
+    app.command("stats")(stats_command)
+    app.command("show")(show_command)
+    app.command("filter")(filter_command)
+    app.command("compact")(compact_command)
+    app.command("validate")(validate_command)
+    app.command("import")(import_command)
+    app.command("dump")(dump_command)
+
+
+def schema_export(
+    directory: Annotated[Path, typer.Argument(help="where to write the JSON Schema files")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schema of the current version (trajectory.vN.json) into DIRECTORY."""
+    from trajkit.schemafiles import export_schema
+
+    path = export_schema(directory)
+    print_summary("schema", {"written": str(path)})
+
+
+def schema_check(directory: Annotated[Path, typer.Argument()] = Path("schemas")) -> None:
+    """Fail (exit 2) when DIRECTORY does not hold the current JSON Schema."""
+    from trajkit.schemafiles import check_schema
+
+    check_schema(directory)
+    print_summary("schema", {"up to date": str(directory)})
+
+
+def sql_command(
+    args: Annotated[list[str], typer.Argument(help="DATASET... QUERY")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file for csv/json/parquet")] = None,
+    limit: Annotated[int, typer.Option(help="rows shown in table format")] = 50,
+) -> None:
+    from trajkit.errors import InputError
+    from trajkit.query import sql
+    from trajkit.tabular import write_table
+
+    if len(args) < 2:
+        raise InputError("give at least one dataset and a query", fix='trajkit sql DATASET "SELECT ..."')
+    *datasets, query = args
+    result = sql(datasets, query)
+    if format == "table":
+        if output is not None:
+            raise InputError("--output needs --format csv, json or parquet")
+        from trajkit.render import table
+
+        out = console()
+        out.print(table(None, result.slice(0, limit).to_pylist()))
+        shown = min(limit, result.num_rows)
+        print_summary("sql", {"rows": result.num_rows, "shown": shown})
+        return
+    write_table(result, format=format, output=output)
+    if output is not None:
+        print_summary("sql", {"rows": result.num_rows, "written": str(output)}, )
+
+
+def stats_command(
+    datasets: Annotated[list[Path], typer.Argument(help="one or more dataset directories")],
+) -> None:
+    """Outcomes, domains, steps, errors, tools and tokens of datasets."""
+    from trajkit.render import table
+    from trajkit.stats import dataset_stats
+
+    stats = dataset_stats(datasets)
+    out = console()
+    titles = {
+        "overview": "Overview",
+        "status": "Outcome status",
+        "domains": "By source and domain",
+        "steps_histogram": "Steps per trajectory",
+        "errors": "Step errors",
+        "tools": "Tool use",
+    }
+    for key, title in titles.items():
+        out.print(table(title, stats[key]))
+    total = sum(row["trajectories"] for row in stats["overview"])
+    print_summary("stats", {"datasets": len(datasets), "trajectories": total})
+
+
+def show_command(
+    dataset: Annotated[Path, typer.Argument()],
+    trajectory_id: Annotated[str | None, typer.Argument(help="default: the first trajectory")] = None,
+) -> None:
+    """Render one trajectory readably, with syntax-highlighted code."""
+    from trajkit.errors import DatasetError
+    from trajkit.render import trajectory
+    from trajkit.store import Dataset
+
+    ds = Dataset.open(dataset)
+    if trajectory_id is None:
+        first = next(ds.trajectories(), None)
+        if first is None:
+            raise DatasetError("the dataset is empty", where=str(dataset))
+        traj = first
+    else:
+        traj = ds.get(trajectory_id)
+    console().print(trajectory(traj))
+
+
+def filter_command(
+    source: Annotated[Path, typer.Argument()],
+    destination: Annotated[Path, typer.Argument()],
+    where: Annotated[str | None, typer.Option("--where", "-w", help="SQL predicate over the trajectories view")] = None,
+    preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter (see --list-presets)")] = None,
+    list_presets: Annotated[bool, typer.Option("--list-presets", help="show the named filters")] = False,
+    overwrite: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Write a new dataset with the trajectories that match (lineage records the predicate)."""
+    from trajkit.errors import InputError
+    from trajkit.filters import combine_predicates, presets_table
+    from trajkit.query import filter_dataset
+    from trajkit.store import Dataset
+
+    if list_presets:
+        from trajkit.render import table
+
+        console().print(table("Filter presets", presets_table()))
+        return
+    predicate = combine_predicates(where, preset or [])
+    if predicate is None:
+        raise InputError("no filter given", fix="pass --where 'SQL predicate' and/or --preset NAME")
+    before = len(Dataset.open(source))
+    result = filter_dataset(source, destination, predicate, overwrite=overwrite)
+    print_summary("filter", {"kept": len(result), "of": before, "written": str(destination)})
+
+
+def compact_command(
+    dataset: Annotated[Path, typer.Argument()],
+    target_rows: Annotated[int, typer.Option(help="rows per merged shard")] = 100_000,
+) -> None:
+    """Merge small shards into larger ones (atomic; rows unchanged)."""
+    from trajkit.store import Dataset, compact
+
+    ds = Dataset.open(dataset)
+    before, after = compact(ds, target_rows=target_rows)
+    print_summary("compact", {"shards before": before, "after": after, "rows": len(ds)})
+
+
+def validate_command(dataset: Annotated[Path, typer.Argument()]) -> None:
+    """Check every shard and every row of a dataset against the schema."""
+    from trajkit.store import Dataset
+    from trajkit.validate import validate_dataset
+
+    ds = Dataset.open(dataset)
+    rows = validate_dataset(ds)
+    print_summary("valid", {"rows": rows, "shards": len(ds.manifest.shards)})
+
+
+def import_command(
+    source: Annotated[Path, typer.Argument(help="JSONL file")],
+    destination: Annotated[Path, typer.Argument(help="new dataset directory")],
+    format: Annotated[str, typer.Option("--format", "-f", help="trajkit (JSONL of trajectories) or reference (the paper's run logs)")] = "trajkit",
+    source_name: Annotated[str, typer.Option("--source", help="task source name for reference logs")] = "reference",
+    domain: Annotated[str, typer.Option(help="task domain for reference logs (qa, math)")] = "qa",
+    split: Annotated[str, typer.Option(help="task split for reference logs")] = "train",
+) -> None:
+    """Import trajectories into a new dataset (validated; nothing written on error)."""
+    from trajkit.importers import import_file
+
+    dataset = import_file(source, destination, format=format, source_name=source_name, domain=domain, split=split)
+    print_summary("import", {"trajectories": len(dataset), "steps": dataset.manifest.steps, "written": str(destination)})
+
+
+def dump_command(
+    dataset: Annotated[Path, typer.Argument()],
+    output: Annotated[Path, typer.Argument(help="JSONL file to write")],
+    format: Annotated[str, typer.Option("--format", "-f", help="trajkit (full rows) or messages (chat + tool_calls)")] = "trajkit",
+) -> None:
+    """Write a dataset as JSONL: full trajectories, or OpenAI-style chat messages."""
+    from trajkit.errors import InputError
+    from trajkit.interchange import write_jsonl, write_messages_jsonl
+    from trajkit.store import Dataset
+
+    writers = {"trajkit": write_jsonl, "messages": write_messages_jsonl}
+    if format not in writers:
+        raise InputError(f"unknown format {format!r}", fix="use trajkit or messages")
+    count = writers[format](Dataset.open(dataset).trajectories(), output)
+    print_summary("dump", {"trajectories": count, "written": str(output)})

