@@ -213,10 +213,10 @@ def run(con, query: str):
     import duckdb
 
     try:
-        result = con.execute(query)
-        if result.description is None:
+        relation = con.sql(query)
+        if relation is None:
             raise QueryError("the statement returns no rows", where="sql", fix="use a SELECT query")
-        return result.to_arrow_table()
+        return relation.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(_first_line(exc), where="sql", fix=_query_hint(exc)) from None
 

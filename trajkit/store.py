@@ -5,7 +5,7 @@
       recipe.yaml      the recipe that built it (secrets removed), when there is one
       data/*.parquet   append-only shards
 
-Commit protocol. A shard is written to a hidden temporary name (`data/.tmp-*`), flushed to
+Commit protocol. A shard is written to a hidden temporary name (`data/.tmp-*.partial`), flushed to
 disk, then renamed to `data/part-*.parquet`: the rename is the commit. The manifest is
 rewritten (also temp + rename) after each commit, but the shard files are the truth: a
 committed shard the manifest does not list yet (the writer was killed between the two
@@ -181,7 +181,6 @@ class Dataset:
 
     def to_arrow(self, columns: list[str] | None = None):
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         tables = [
             _read_shard(p, columns=columns) if columns else _read_shard(p)
@@ -192,7 +191,6 @@ class Dataset:
             if columns:
                 schema = pa.schema([schema.field(c) for c in columns])
             return schema.empty_table()
-        del pq
         return pa.concat_tables(tables)
 
     def to_polars(self):
@@ -288,7 +286,7 @@ class Dataset:
         _remove_temporaries(data_dir)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = data_dir / f"{TMP_PREFIX}{name}"
+        tmp = data_dir / f"{TMP_PREFIX}{name}.partial"
         try:
             pq.write_table(table, tmp, compression="zstd", row_group_size=_row_group_size(table))
             _fsync(tmp)
@@ -333,7 +331,9 @@ class Dataset:
                     fix="restore the file, or rebuild the dataset from its source",
                 )
         on_disk = sorted(data_dir.glob("*.parquet")) if data_dir.is_dir() else []
-        orphans = [p for p in on_disk if f"{DATA_DIR}/{p.name}" not in listed]
+        orphans = [
+            p for p in on_disk if f"{DATA_DIR}/{p.name}" not in listed and not p.name.startswith(TMP_PREFIX)
+        ]
         for orphan in orphans:
             if orphan.name.startswith("compact-"):
                 orphan.unlink()  # compaction died before switching: its rows are still in the parts
@@ -474,7 +474,7 @@ def compact(dataset: Dataset, *, target_rows: int = 100_000) -> tuple[int, int]:
     for group in groups:
         table = pa.concat_tables([_read_shard(dataset.path / s.path) for s in group])
         name = f"part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = data_dir / f"{TMP_PREFIX}{name}"
+        tmp = data_dir / f"{TMP_PREFIX}{name}.partial"
         import pyarrow.parquet as pq
 
         pq.write_table(table, tmp, compression="zstd", row_group_size=_row_group_size(table))

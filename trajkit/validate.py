@@ -231,8 +231,6 @@ def _check_json_fields(table, where: str) -> None:
 
 def validate_dataset(dataset) -> int:
     """Check every shard of a dataset; returns the number of rows checked."""
-    import pyarrow.parquet as pq
-
     from trajkit.errors import DatasetError
     from trajkit.store import _read_shard
 
@@ -251,5 +249,4 @@ def validate_dataset(dataset) -> int:
             raise DatasetError(f"trajectory {sorted(seen & ids)[0]} is stored twice", where=str(path))
         seen |= ids
         total += table.num_rows
-        del pq
     return total
