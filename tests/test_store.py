@@ -191,3 +191,54 @@ def test_sigkill_during_appends_leaves_exactly_committed_rows(tmp_path, round_):
     assert rows == len(ds)
     # Resume: appending the same ids again is refused, new ones go in.
     assert ds.append_new([make_trajectory(1000 * round_ + k) for k in range(20)]) == 0
+
+
+def _table_with(rows, path, values):
+    """An Arrow table of `rows` with the struct field at `path` replaced (vectorised writers)."""
+    import pyarrow.compute as pc
+
+    table = pa.Table.from_pylist([r.model_dump() for r in rows], schema=arrow_schema())
+    top, field = path.split(".")
+    column = table.column(top).combine_chunks()
+    children = [pa.array(values, type=column.type.field(field).type) if f.name == field else pc.struct_field(column, f.name) for f in column.type]
+    replaced = pa.StructArray.from_arrays(children, fields=list(column.type))
+    return table.set_column(table.schema.get_field_index(top), top, replaced)
+
+
+def test_vectorised_validation_catches_bad_json_and_nulls(tmp_path):
+    ds = Dataset.create(tmp_path / "ds")
+    rows = make_trajectories(4)
+    with pytest.raises(SchemaError, match=r"row 2: field task.metadata is not JSON text"):
+        ds.append(_table_with(rows, "task.metadata", ["{}", "{}", "{bad", "{}"]))
+    with pytest.raises(SchemaError, match=r"required field task.question is null"):
+        ds.append(_table_with(rows, "task.question", ["a", None, "c", "d"]))
+    with pytest.raises(SchemaError, match=r"row 3: field outcome.status has value .done."):
+        ds.append(_table_with(rows, "outcome.status", ["answered"] * 3 + ["done"]))
+    assert len(Dataset.open(tmp_path / "ds")) == 0
+    assert list((tmp_path / "ds" / "data").iterdir()) == []
+
+
+def test_nested_required_null_inside_steps_is_caught(tmp_path):
+    rows = make_trajectories(3)
+    table = pa.Table.from_pylist([r.model_dump() for r in rows], schema=arrow_schema())
+    data = table.to_pylist()
+    data[1]["steps"][0]["train"] = None
+    bad = pa.Table.from_pylist(data, schema=arrow_schema())
+    with pytest.raises(SchemaError, match=r"row 1: required field steps.train is null"):
+        Dataset.create(tmp_path / "ds").append(bad)
+
+
+def test_drop_where_interrupted_after_switch_keeps_dropped_rows_out(tmp_path):
+    from trajkit.store import drop_where
+
+    rows = [make_trajectory(i, correct=i % 2 == 0) for i in range(10)]
+    ds = Dataset.create(tmp_path / "ds")
+    ds.append(rows[:5])
+    ds.append(rows[5:])
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "ds" / "data").glob("part-*.parquet")}
+    assert drop_where(ds, "NOT correct", operation="retry_failed") == 5
+    for name, data in saved.items():  # the old shards survived a crash before cleanup
+        (tmp_path / "ds" / "data" / name).write_bytes(data)
+    again = Dataset.open(tmp_path / "ds")
+    assert len(again) == 5 and validate_dataset(again) == 5
+    assert all(t.outcome.correct for t in again.trajectories())

@@ -139,6 +139,7 @@ def connect(datasets: list[str | Path | Dataset], *, memory_limit: str | None = 
 
     opened = open_datasets(datasets)
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"CREATE VIEW raw AS {_raw_union(opened)}")

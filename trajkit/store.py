@@ -88,6 +88,7 @@ class Manifest(BaseModel):
     provenance_fingerprints: list[str] = Field(default_factory=list)
     recipe_hash: str | None = None
     lineage: list[Lineage] = Field(default_factory=list)
+    retired_shards: list[str] = Field(default_factory=list)  # replaced by a rewrite; removed on sight
     info: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -334,9 +335,13 @@ class Dataset:
         orphans = [
             p for p in on_disk if f"{DATA_DIR}/{p.name}" not in listed and not p.name.startswith(TMP_PREFIX)
         ]
+        retired = set(self.manifest.retired_shards)
         for orphan in orphans:
+            if f"{DATA_DIR}/{orphan.name}" in retired:
+                orphan.unlink()  # replaced by a rewrite that died before removing it
+                continue
             if orphan.name.startswith("compact-"):
-                orphan.unlink()  # compaction died before switching: its rows are still in the parts
+                orphan.unlink()  # a rewrite died before switching: its rows are still in the old shards
                 continue
             table = _read_shard(orphan)
             validate_table(table, where=str(orphan))
@@ -452,47 +457,74 @@ def create_atomic(
 
 
 def compact(dataset: Dataset, *, target_rows: int = 100_000) -> tuple[int, int]:
-    """Merge small shards into shards of up to `target_rows` rows. Returns (before, after).
+    """Merge small shards into shards of up to `target_rows` rows. Returns (before, after)."""
+    before = len(dataset.manifest.shards)
+    if before <= 1:
+        return before, before
+    after = _rewrite(dataset, target_rows=target_rows, operation="compact")
+    return before, after
 
-    New shards are committed first, then the manifest switches to them in one atomic write,
-    then the old files are removed: a crash at any point leaves a readable dataset whose
-    rows are counted once (on open, old files that the manifest no longer lists are
-    recognised by their ids and removed).
+
+def drop_where(dataset: Dataset, where: str, *, operation: str) -> int:
+    """Remove the trajectories matching a SQL predicate, in place and atomically.
+
+    The one sanctioned exception to append-only: `build --retry-failed` drops failed rollouts
+    so they can be redone under the same ids. Returns the number of rows removed.
+    """
+    from trajkit.query import sql
+
+    doomed = set(sql([dataset], f"SELECT trajectory_id FROM trajectories WHERE {where}").column(0).to_pylist())
+    if doomed:
+        _rewrite(dataset, target_rows=100_000, operation=operation, drop_ids=doomed, params={"where": where})
+    return len(doomed)
+
+
+def _rewrite(dataset: Dataset, *, target_rows: int, operation: str, drop_ids: set[str] | None = None, params: dict | None = None) -> int:
+    """Rewrite all shards (optionally without `drop_ids`) and switch the manifest atomically.
+
+    New shards are committed under `compact-*` names first, then the manifest switches to them
+    in one atomic write, then the old files are removed. A crash at any point leaves a readable
+    dataset whose rows are counted once: on open, unlisted `compact-*` files (the switch never
+    happened) are removed, and so are unlisted old shards whose rows are all present (the
+    switch happened; cleanup did not).
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     old = list(dataset.manifest.shards)
-    if len(old) <= 1:
-        return len(old), len(old)
-    groups: list[list[ShardInfo]] = [[]]
-    for shard in old:
-        if groups[-1] and sum(s.rows for s in groups[-1]) + shard.rows > target_rows:
-            groups.append([])
-        groups[-1].append(shard)
-    new_infos = []
+    tables = [_read_shard(dataset.path / s.path) for s in old]
+    table = pa.concat_tables(tables) if tables else arrow_schema().empty_table()
+    if drop_ids:
+        keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=_string_array(drop_ids)))
+        table = table.filter(keep)
     data_dir = dataset.path / DATA_DIR
-    for group in groups:
-        table = pa.concat_tables([_read_shard(dataset.path / s.path) for s in group])
-        name = f"part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
+    new_infos = []
+    for start in range(0, max(table.num_rows, 1), target_rows):
+        chunk = table.slice(start, target_rows)
+        if chunk.num_rows == 0:
+            break
+        name = f"compact-part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = data_dir / f"{TMP_PREFIX}{name}.partial"
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, tmp, compression="zstd", row_group_size=_row_group_size(table))
+        pq.write_table(chunk, tmp, compression="zstd", row_group_size=_row_group_size(chunk))
         _fsync(tmp)
-        # Committed under a name the reconcile step skips until the manifest lists it.
-        final = data_dir / f"compact-{name}"
-        os.rename(tmp, final)
+        os.rename(tmp, data_dir / name)
         new_infos.append(
-            ShardInfo(path=f"{DATA_DIR}/{final.name}", rows=table.num_rows, steps=_count_steps(table), bytes=final.stat().st_size)
+            ShardInfo(path=f"{DATA_DIR}/{name}", rows=chunk.num_rows, steps=_count_steps(chunk), bytes=(data_dir / name).stat().st_size)
         )
+    _fsync_dir(data_dir)
     dataset.manifest.shards = new_infos
-    dataset.manifest.lineage.append(Lineage(operation="compact", params={"shards_before": len(old)}))
+    dataset.manifest.retired_shards = [s.path for s in old]
+    dataset.manifest.rows = sum(s.rows for s in new_infos)
+    dataset.manifest.steps = sum(s.steps for s in new_infos)
+    dataset.manifest.lineage.append(Lineage(operation=operation, params={"shards_before": len(old), **(params or {})}))
     dataset.manifest.updated_at = datetime.now(UTC)
+    dataset._ids = None
     dataset._save_manifest()
     for shard in old:
         (dataset.path / shard.path).unlink(missing_ok=True)
     _remove_stale_compactions(dataset)
-    return len(old), len(new_infos)
+    return len(new_infos)
 
 
 def _remove_stale_compactions(dataset: Dataset) -> None:
@@ -659,3 +691,11 @@ def _fsync_dir(path: Path) -> None:
         _fsync(path)
     except OSError:
         pass  # not every filesystem allows fsync on directories
+
+
+def merge(sources: list[Dataset], dst: str | Path) -> Dataset:
+    """A new dataset holding the rows of every source (e.g. the shards of a scaled-out build)."""
+    import pyarrow as pa
+
+    table = pa.concat_tables([source.to_arrow() for source in sources])
+    return derive(sources, dst, table, operation="merge")

@@ -9,7 +9,6 @@ checked; the first violation names the field and the row.
 
 from __future__ import annotations
 
-import json
 import typing
 from typing import Any
 
@@ -26,11 +25,12 @@ def validate_table(table, *, where: str, check_types: bool = True):
     """Return `table` in the exact storage schema, or raise SchemaError."""
     if check_types:
         table = _conform(table, where)
-    _check_required(table, where)
-    _check_vocabularies(table, where)
+    columns = _Columns(table)
+    _check_required(table, where, columns)
+    _check_vocabularies(table, where, columns)
     _check_ids(table, where)
     _check_version_column(table, where)
-    _check_json_fields(table, where)
+    _check_json_fields(table, where, columns)
     return table
 
 
@@ -123,64 +123,105 @@ def _required() -> list[str]:
     return _REQUIRED
 
 
-def leaf_values(table, path: str):
-    """The values at a dotted path, descending into structs and flattening lists.
+class _Columns:
+    """Values at dotted paths of a table, descending into structs and flattening lists.
 
-    Values under a null parent are dropped (a missing optional struct has no children).
-    Returns (array, row_index_array) so errors can name the trajectory row.
+    Each intermediate level is computed once and shared by every path below it. A struct
+    child carries its parent's nulls (pyarrow's struct_field does this), so "null where the
+    parent is present" is simply more nulls in the child than in the parent. Row numbers
+    are only worked out when an error has to be reported.
     """
-    import pyarrow as pa
+
+    def __init__(self, table):
+        self.table = table
+        self._cache: dict[str, object] = {}
+
+    def get(self, path: str):
+        if path in self._cache:
+            return self._cache[path]
+        import pyarrow.compute as pc
+
+        parent_path, _, name = path.rpartition(".")
+        if not parent_path:
+            values = self.table.column(name).combine_chunks()
+        else:
+            values = pc.struct_field(self.container(parent_path), name)
+        self._cache[path] = values
+        return values
+
+    def container(self, path: str):
+        """The struct array whose children live under `path` (lists are flattened)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        key = f"{path}[]"
+        if key not in self._cache:
+            values = self.get(path)
+            self._cache[key] = pc.list_flatten(values) if pa.types.is_list(values.type) else values
+        return self._cache[key]
+
+    def parent_nulls(self, path: str) -> int:
+        parent_path = path.rpartition(".")[0]
+        return self.container(parent_path).null_count if parent_path else 0
+
+    def rows(self, path: str):
+        """For each value at `path`, the index of its trajectory row."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = path.split(".")
+        column = self.table.column(parts[0]).combine_chunks()
+        rows = pa.array(range(self.table.num_rows), type=pa.int64())
+        for part in parts[1:]:
+            if pa.types.is_list(column.type):
+                rows = pc.take(rows, pc.list_parent_indices(column))
+                column = pc.list_flatten(column)
+            column = pc.struct_field(column, part)
+        return rows
+
+
+def leaf_values(table, path: str):
+    """(values at a dotted path, the trajectory row index of each value)."""
+    columns = _Columns(table)
+    return columns.get(path), columns.rows(path)
+
+
+def _check_required(table, where: str, columns: _Columns | None = None) -> None:
     import pyarrow.compute as pc
 
-    parts = path.split(".")
-    column = table.column(parts[0]).combine_chunks()
-    rows = pa.array(range(table.num_rows), type=pa.int64())
-    for part in parts[1:]:
-        if pa.types.is_list(column.type):
-            parents = pc.list_parent_indices(column)
-            column = pc.list_flatten(column)
-            rows = pc.take(rows, parents)
-        valid = pc.is_valid(column)
-        column = column.filter(valid)
-        rows = rows.filter(valid)
-        column = pc.struct_field(column, part)
-    if pa.types.is_list(column.type):
-        pass  # a required list must be non-null; its items are checked via their own paths
-    return column, rows
-
-
-def _check_required(table, where: str) -> None:
-    import pyarrow.compute as pc
-
+    columns = columns or _Columns(table)
     for path in _required():
-        values, rows = leaf_values(table, path)
-        if values.null_count:
-            first = pc.index(pc.is_null(values), True).as_py()
+        values = columns.get(path)
+        if values.null_count > columns.parent_nulls(path):
+            parent_path = path.rpartition(".")[0]
+            present = pc.is_valid(columns.container(parent_path)) if parent_path else None
+            missing = pc.is_null(values) if present is None else pc.and_(pc.is_null(values), present)
+            first = pc.index(missing, True).as_py()
             raise SchemaError(
                 f"required field {path} is null",
-                where=f"{where}, row {rows[first].as_py()}",
+                where=f"{where}, row {columns.rows(path)[first].as_py()}",
                 fix="fill the field (see schemas/ for the schema)",
             )
     for path in NON_EMPTY:
-        values, rows = leaf_values(table, path)
+        values = columns.get(path)
         empty = pc.equal(pc.utf8_length(values), 0)
         if pc.any(empty).as_py():
             first = pc.index(empty, True).as_py()
-            raise SchemaError(f"field {path} is empty", where=f"{where}, row {rows[first].as_py()}")
+            raise SchemaError(f"field {path} is empty", where=f"{where}, row {columns.rows(path)[first].as_py()}")
 
 
-def _check_vocabularies(table, where: str) -> None:
+def _check_vocabularies(table, where: str, columns: _Columns) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     for path, allowed in ALLOWED_VALUES.items():
-        values, rows = leaf_values(table, path)
+        values = columns.get(path)
         bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
         if pc.any(bad).as_py():
             first = pc.index(bad, True).as_py()
             raise SchemaError(
                 f"field {path} has value {values[first].as_py()!r}; allowed: {', '.join(allowed)}",
-                where=f"{where}, row {rows[first].as_py()}",
+                where=f"{where}, row {columns.rows(path)[first].as_py()}",
             )
 
 
@@ -212,21 +253,32 @@ def _check_version_column(table, where: str) -> None:
         )
 
 
-def _check_json_fields(table, where: str) -> None:
+def _check_json_fields(table, where: str, columns: _Columns) -> None:
+    """Every JSON text field parses (checked vectorised by DuckDB's json_valid)."""
+    import duckdb
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    for path in JSON_FIELDS:
-        values, rows = leaf_values(table, path)
-        distinct = pc.unique(values.drop_null())
-        for text in distinct.to_pylist():
-            try:
-                json.loads(text)
-            except ValueError:
+    con = duckdb.connect()
+    try:
+        for path in JSON_FIELDS:
+            values = columns.get(path)
+            if len(values) == values.null_count:
+                continue
+            con.register("json_values", pa.table({"v": values}))
+            bad = con.sql(
+                "SELECT v FROM json_values WHERE v IS NOT NULL AND NOT json_valid(v) LIMIT 1"
+            ).fetchall()
+            con.unregister("json_values")
+            if bad:
+                text = bad[0][0]
                 position = pc.index(values, text).as_py()
                 raise SchemaError(
                     f"field {path} is not JSON text: {text[:60]!r}",
-                    where=f"{where}, row {rows[position].as_py()}",
-                ) from None
+                    where=f"{where}, row {columns.rows(path)[position].as_py()}",
+                )
+    finally:
+        con.close()
 
 
 def validate_dataset(dataset) -> int:

@@ -1,0 +1,41 @@
+from trajkit.agent.format import conversation, observation_text, parse_action, render_action
+from trajkit.agent.loop import first_paragraph
+from trajkit.schema import Step, StepError
+
+
+def test_render_then_parse_roundtrips():
+    text = render_action("I add.", "x = 1 + 1\nprint(x)")
+    parsed = parse_action(text)
+    assert (parsed.thought, parsed.code, parsed.error) == ("I add.", "x = 1 + 1\nprint(x)", None)
+
+
+def test_parse_variants_and_errors():
+    assert parse_action("Thought: t\nCode:\n```python\nprint(1)\n```").code == "print(1)"
+    assert parse_action("Thought: t\nCode:\n```py\nprint(1)").code == "print(1)"  # stopped at <end_code>
+    assert parse_action("```py\nfinal_answer(3)\n```<end_code>\nObservation: junk").code == "final_answer(3)"
+    missing = parse_action("Thought: the answer is 4")
+    assert missing.code is None and missing.error.type == "parse_error" and missing.thought == "the answer is 4"
+    assert parse_action("Code:\n```py\n\n```").error.type == "parse_error"
+
+
+def test_observation_text_shows_errors_for_recovery():
+    ok = Step(index=0, code="print(1)", observation="1")
+    assert observation_text(ok) == "Observation:\n1"
+    bad = Step(index=0, code="y", error=StepError(type="execution_error", message="name 'y' is not defined", exception="NameError", line=1))
+    text = observation_text(bad)
+    assert "NameError (line 1)" in text and "retry" in text
+
+
+def test_conversation_alternates_and_skips_observation_after_answer():
+    steps = [
+        Step(index=0, thought="a", code="print(1)", observation="1"),
+        Step(index=1, thought="b", code="final_answer(1)", final_answer="1"),
+    ]
+    roles = [m["role"] for m in conversation("sys", "q?", steps)]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+
+
+def test_first_paragraph_for_prefix():
+    assert first_paragraph("The city was founded in 1790.\nSo...\n\nFinal answer: 30") == "Thought: The city was founded in 1790.\nSo..."
+    assert first_paragraph("Thought: x\n\ny") == "Thought: x"
+    assert first_paragraph("   ") is None

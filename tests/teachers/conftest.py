@@ -1,0 +1,45 @@
+"""Fixtures for the teacher backends: a real llama.cpp server (session), a scripted server."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from trajkit.teachers.llama_server import DEFAULT_VENV, LlamaServer, llama_python
+from trajkit.teachers.scripted_server import ScriptedServer
+
+SCRIPT = [
+    "Thought: I will search.\nCode:\n```py\nprint(search('x'))\n```",
+    "Thought: now compute.\nCode:\n```py\nprint(6 * 7)\n```<end_code>",
+    "Thought: done.\nCode:\n```py\nfinal_answer('42')\n```",
+]
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's OpenAI-compatible server on a free port serving the embedded GGUF."""
+    if os.environ.get("TRAJKIT_SKIP_LLAMA"):
+        pytest.skip("TRAJKIT_SKIP_LLAMA is set: llama.cpp server tests skipped")
+    python = llama_python()
+    if python is None:
+        pytest.fail(
+            f"llama.cpp's server is not installed in {DEFAULT_VENV}: run `make setup-services` "
+            "(or set TRAJKIT_SKIP_LLAMA=1 to skip these tests locally)"
+        )
+    from trajkit.embedded import gguf_path
+
+    with LlamaServer(gguf_path(), python=python, n_ctx=2048) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama_upstream(llama_server) -> str:
+    """host:port of the llama server, for putting a proxy in front of it."""
+    return f"{llama_server.host}:{llama_server.port}"
+
+
+@pytest.fixture
+def scripted_server():
+    with ScriptedServer(SCRIPT) as server:
+        yield server

@@ -1,0 +1,45 @@
+"""`trajkit build` and `trajkit merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trajkit.cli.output import print_summary
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build_command)
+    app.command("merge")(merge_command)
+
+
+def build_command(
+    recipe: Annotated[Path, typer.Argument(help="build recipe (YAML), e.g. recipes/demo.yaml")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="override the recipe's output directory")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N tasks")] = None,
+    shard: Annotated[str | None, typer.Option(help="build part i of N (i/N), for scale-out")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="redo rollouts stored as teacher_error")] = False,
+    stats: Annotated[bool, typer.Option("--stats/--no-stats", help="print dataset stats at the end")] = False,
+) -> None:
+    """Run the teacher agent over the recipe's tasks and write (or resume) a dataset."""
+    from trajkit.build import build
+
+    dataset, run = build(recipe, output=output, limit=limit, shard=shard, retry_failed=retry_failed)
+    print_summary("build", {**run.summary(), "dataset": str(dataset.path), "rows": len(dataset)})
+    if stats:
+        from trajkit.cli.data import stats_command
+
+        stats_command([dataset.path])
+
+
+def merge_command(
+    sources: Annotated[list[Path], typer.Argument(help="datasets to merge (e.g. shards of one build)")],
+    destination: Annotated[Path, typer.Option("--output", "-o", help="new dataset directory")],
+) -> None:
+    """Merge datasets into a new one; a trajectory id present twice is an error."""
+    from trajkit.store import Dataset, merge
+
+    merged = merge([Dataset.open(s) for s in sources], destination)
+    print_summary("merge", {"datasets": len(sources), "rows": len(merged), "written": str(destination)})

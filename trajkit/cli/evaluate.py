@@ -1,0 +1,64 @@
+"""`trajkit eval RECIPE --model M` and `trajkit eval report RUN...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trajkit.cli.output import console, print_summary
+
+HELP = """Evaluate a model as an agent, or compare runs.
+
+  trajkit eval RECIPE.yaml --model PATH_OR_BACKEND [--candidates 8] [--output DIR]
+  trajkit eval report RUN [RUN...] [--out DIR]
+
+--model: a local model folder, 'embedded', an OpenAI-compatible URL (http://host:port/v1#model),
+'vllm:MODEL', or a Hugging Face id. --candidates N turns on self-consistent action generation.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval", help=HELP)(eval_command)
+
+
+def eval_command(
+    args: Annotated[list[str], typer.Argument(help="RECIPE.yaml, or: report RUN...")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="model to evaluate")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="run directory (overrides the recipe)")] = None,
+    candidates: Annotated[int | None, typer.Option(help="candidates per step (SAG); 1 = greedy")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N tasks of each benchmark")] = None,
+    out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html)")] = Path("eval-report"),
+) -> None:
+    if args and args[0] == "report":
+        return _report(args[1:], out)
+    from trajkit.errors import InputError
+
+    if len(args) != 1:
+        raise InputError("give one eval recipe", fix="trajkit eval RECIPE.yaml --model PATH")
+    from trajkit.evaluate import evaluate, metrics
+
+    dataset, stats = evaluate(args[0], model=model, output=output, candidates=candidates, limit=limit)
+    _print_metrics(metrics([dataset.path]))
+    print_summary("eval", {**stats.summary(), "run": str(dataset.path)})
+
+
+def _report(runs: list[str], out: Path) -> None:
+    from trajkit.evaluate import check_runs, metrics
+    from trajkit.report import write_report
+
+    check_runs(runs)
+    result = metrics(runs)
+    _print_metrics(result)
+    paths = write_report(result, out)
+    print_summary("report", {"runs": len(runs), "markdown": str(paths["markdown"]), "html": str(paths["html"])})
+
+
+def _print_metrics(result: dict) -> None:
+    from trajkit.render import table
+    from trajkit.report import TABLE_COLUMNS
+
+    rows = [{c: row.get(c) for c in TABLE_COLUMNS} for row in result["per_benchmark"]]
+    console().print(table("Per benchmark", rows))
+    console().print(table("Overall", result["overall"]))

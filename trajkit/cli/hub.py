@@ -1,0 +1,134 @@
+"""Publishing commands: push, pull, export (Hugging Face Hub layout and dataset card)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trajkit.cli.output import console, print_summary
+
+CONFIG_HELP = "config to publish: trajectories and/or sft (repeat the option; default both)"
+LICENSE_HELP = "license id for the card's YAML header (e.g. apache-2.0, cc-by-sa-4.0, mit)"
+TEMPLATE_HELP = "a Jinja template to render the card with instead of trajkit's (same context)"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push")(push_command)
+    app.command("pull")(pull_command)
+    app.command("export")(export_command)
+
+
+def _stage(message: str) -> None:
+    console(stderr=True).print(f"[dim]{message}[/]", markup=True)
+
+
+def push_command(
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo: NAMESPACE/NAME (or NAME in your namespace)")],
+    private: Annotated[bool, typer.Option("--private", help="create the repo as private (when it does not exist)")] = False,
+    revision: Annotated[str | None, typer.Option("--revision", help="branch to push to (created from main when missing)")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    license: Annotated[str, typer.Option("--license", help=LICENSE_HELP)] = "other",
+    pretty_name: Annotated[str | None, typer.Option("--pretty-name", help="title of the card")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="commit message")] = None,
+    card_template: Annotated[Path | None, typer.Option("--card-template", help=TEMPLATE_HELP)] = None,
+) -> None:
+    """Publish a dataset to the Hugging Face Hub: Parquet configs, dataset card and charts.
+
+    The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects another Hub. Pushing
+    again uploads only what changed and removes stale shards, in one commit.
+    """
+    from trajkit.hub.push import push_dataset
+
+    result = push_dataset(
+        dataset,
+        repo_id,
+        private=private,
+        revision=revision,
+        configs=config,
+        license=license,
+        pretty_name=pretty_name,
+        message=message,
+        template=card_template,
+        progress=_stage,
+    )
+    if private and not result.created and result.private is False:
+        _stage("note: the repository already existed and is public; --private only applies when creating it")
+    summary = {
+        "repo": result.repo_id,
+        "revision": result.revision,
+        "rows": result.rows,
+        "splits": ", ".join(f"{k} ({v})" for k, v in result.splits.items()),
+        "uploaded": len(result.uploaded),
+        "deleted": len(result.deleted),
+        "unchanged": len(result.unchanged),
+        "commit": result.commit[:12],
+        "url": result.url,
+    }
+    if not result.committed:
+        summary["status"] = "up to date"
+    print_summary("push", summary)
+
+
+def pull_command(
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo pushed with trajkit push")],
+    directory: Annotated[Path, typer.Argument(help="new dataset directory")],
+    revision: Annotated[str | None, typer.Option("--revision", help="branch, tag or commit (default main)")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DIRECTORY if it exists")] = False,
+) -> None:
+    """Download a pushed dataset (its trajectories config) into a trajkit dataset directory."""
+    from trajkit.hub.push import pull_dataset
+
+    result = pull_dataset(repo_id, directory, revision=revision, overwrite=overwrite, progress=_stage)
+    print_summary(
+        "pull",
+        {
+            "trajectories": len(result.dataset),
+            "files": len(result.files),
+            "commit": result.commit[:12],
+            "written": str(directory),
+        },
+    )
+
+
+def export_command(
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
+    directory: Annotated[Path, typer.Argument(help="folder to write the Hub repository layout to")],
+    config: Annotated[list[str] | None, typer.Option("--config", help=CONFIG_HELP)] = None,
+    repo_id: Annotated[str | None, typer.Option("--repo-id", help="repo id used in the card's snippets")] = None,
+    license: Annotated[str, typer.Option("--license", help=LICENSE_HELP)] = "other",
+    pretty_name: Annotated[str | None, typer.Option("--pretty-name", help="title of the card")] = None,
+    card_template: Annotated[Path | None, typer.Option("--card-template", help=TEMPLATE_HELP)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DIRECTORY if it exists")] = False,
+) -> None:
+    """Write the Hub repository layout (card, charts, Parquet configs) to a local folder.
+
+    `datasets.load_dataset(DIRECTORY, "trajectories" | "sft")` loads it; upload it as it is.
+    """
+    from trajkit.hub.build import export_dataset
+    from trajkit.hub.push import check_repo_id
+
+    if repo_id is not None:
+        repo_id = check_repo_id(repo_id)
+    layout = export_dataset(
+        dataset,
+        directory,
+        overwrite=overwrite,
+        configs=config,
+        repo_id=repo_id,
+        license=license,
+        pretty_name=pretty_name,
+        template=card_template,
+    )
+    print_summary(
+        "export",
+        {
+            "configs": ", ".join(layout.configs),
+            "splits": ", ".join(f"{k} ({v})" for k, v in layout.splits.items()),
+            "files": len(layout.files()),
+            "charts": len(layout.charts),
+            "written": str(directory),
+        },
+    )

@@ -1,0 +1,281 @@
+"""`trajkit eval`: run a (student) model as an agent over benchmarks and report metrics.
+
+A run is a trajkit dataset in the same schema as a teacher build (`provenance.kind =
+student`), so teacher and student runs are compared with the same SQL. The agent uses the
+short student prompt — the one `trajkit.sft` trains with — and optionally self-consistent
+action generation (`agent.candidates: 8`, temperature 0.4, top_p 0.8 as in the paper). The
+`cot` mode answers in one generation without tools, as the paper's CoT baseline.
+
+Metrics (per benchmark and overall) are SQL over the run; `trajkit eval report RUN...`
+compares runs in the terminal, in Markdown and in an HTML page with charts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from trajkit.errors import ConfigError
+from trajkit.recipe import AgentConfig, GradingConfig, Strict, ToolsConfig, read_yaml, validate
+from trajkit.schema import Outcome, Sampling, Step, Task, Usage
+
+
+class Benchmark(Strict):
+    name: str | None = None
+    tasks: dict[str, Any] | str
+
+
+class EvalRecipe(Strict):
+    name: str | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
+    benchmarks: list[Benchmark] = Field(min_length=1)
+    mode: str = Field("agent", pattern="^(agent|cot)$")
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=384))
+    prompt: str = "student"
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    grading: GradingConfig = Field(default_factory=GradingConfig)
+    samples_per_task: int = Field(1, ge=1)
+    concurrency: int = Field(8, ge=1)
+    flush_every: int = Field(16, ge=1)
+    output: str
+
+
+def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
+    """The backend block for `--model`: a local folder, `embedded`, a server URL, or a HF id."""
+    if not model:
+        return dict(base) or {"backend": "local"}
+    if model == "embedded":
+        return {"backend": "local"}
+    if model.startswith(("http://", "https://")):
+        url, _, name = model.partition("#")
+        return {"backend": "openai", "base_url": url, "model": name or base.get("model", "default")}
+    if Path(model).exists():
+        return {"backend": "local", "model": str(Path(model).resolve())}
+    if model.startswith("vllm:"):
+        return {"backend": "vllm", "model": model[len("vllm:"):]}
+    return {**base, "model": model}
+
+
+def load_eval_recipe(path: str | Path, *, model: str | None = None, output: str | None = None, candidates: int | None = None, limit: int | None = None) -> tuple[EvalRecipe, dict]:
+    data = read_yaml(path)
+    if output:
+        data["output"] = output
+    recipe = validate(EvalRecipe, data, str(path))
+    updates: dict[str, Any] = {"model": model_config(model, recipe.model)}
+    if candidates is not None:
+        updates["agent"] = recipe.agent.model_copy(update={"candidates": candidates})
+    if limit is not None:
+        updates["benchmarks"] = [
+            b.model_copy(update={"tasks": {**_spec(b.tasks), "limit": limit}}) for b in recipe.benchmarks
+        ]
+    recipe = recipe.model_copy(update=updates)
+    raw = recipe.model_dump(mode="json")
+    return recipe, raw
+
+
+def _spec(tasks: dict | str) -> dict:
+    return dict(tasks) if isinstance(tasks, dict) else {"source": tasks}
+
+
+def as_build_recipe(recipe: EvalRecipe):
+    """The build engine's view of an eval recipe (one plan over every benchmark)."""
+    from trajkit.recipe import BuildRecipe
+
+    return BuildRecipe(
+        name=recipe.name,
+        tasks=_spec(recipe.benchmarks[0].tasks),
+        teacher=recipe.model,
+        sampling=recipe.sampling,
+        prompt=recipe.prompt if recipe.mode == "agent" else "cot",
+        agent=recipe.agent if recipe.mode == "agent" else recipe.agent.model_copy(update={"candidates": 1, "max_steps": 1}),
+        tools=recipe.tools,
+        grading=recipe.grading,
+        samples_per_task=recipe.samples_per_task,
+        concurrency=recipe.concurrency,
+        flush_every=recipe.flush_every,
+        output=recipe.output,
+        kind="student",
+    )
+
+
+def plan_eval(recipe: EvalRecipe, raw: dict, tool_infos):
+    from trajkit.build import plan_build
+    from trajkit.tasks import load_tasks
+
+    build_recipe = as_build_recipe(recipe)
+    plan = plan_build(build_recipe, {**raw, "mode": recipe.mode}, tool_infos=tool_infos)
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for benchmark in recipe.benchmarks:
+        for task in load_tasks(benchmark.tasks).tasks:
+            if benchmark.name:
+                task = task.model_copy(update={"source": benchmark.name})
+            if task.task_id not in seen:
+                seen.add(task.task_id)
+                tasks.append(task)
+    plan.tasks = tasks
+    return plan
+
+
+def evaluate(
+    recipe_path: str | Path,
+    *,
+    model: str | None = None,
+    output: str | None = None,
+    candidates: int | None = None,
+    limit: int | None = None,
+    show_progress: bool = True,
+):
+    """Run an eval recipe to completion; returns (dataset, stats)."""
+    from trajkit.tools.toolbox import open_toolbox
+
+    recipe, raw = load_eval_recipe(recipe_path, model=model, output=output, candidates=candidates, limit=limit)
+    tools = recipe.tools if recipe.mode == "agent" else ToolsConfig(retriever=None)
+    toolbox = open_toolbox(tools, start_sandbox=recipe.mode == "agent")
+    try:
+        plan = plan_eval(recipe, raw, toolbox.infos)
+        return asyncio.run(_run(plan, recipe, toolbox, show_progress))
+    finally:
+        toolbox.close()
+
+
+async def _run(plan, recipe: EvalRecipe, toolbox, show_progress: bool):
+    from trajkit.build import run_build
+    from trajkit.teachers import make_backend
+
+    backend = make_backend(recipe.model, where="model")
+    runner = None
+    if recipe.mode == "cot":
+        async def runner(task: Task):
+            return await run_cot(task, backend, plan.system_prompt, recipe.sampling)
+    try:
+        if not show_progress:
+            return await run_build(plan, backend, toolbox, runner=runner)
+        from trajkit.progress import BuildProgress
+
+        with BuildProgress(description=f"eval {plan.output.name}") as bar:
+            return await run_build(plan, backend, toolbox, runner=runner, progress=bar.update)
+    finally:
+        await backend.aclose()
+
+
+_FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE)
+
+
+def extract_cot_answer(text: str) -> str | None:
+    """The answer of a CoT generation: the last 'Final answer: X' line, else the last line."""
+    matches = _FINAL.findall(text)
+    if matches:
+        return matches[-1].strip().rstrip(".").strip() or None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+async def run_cot(task: Task, backend, system_prompt: str, sampling: Sampling):
+    """The CoT baseline: one generation, no tools."""
+    from trajkit.agent.format import task_text
+    from trajkit.agent.loop import AgentResult
+    from trajkit.teachers.base import GenerationRequest, TeacherError
+
+    started = time.perf_counter()
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": task_text(task.question)}]
+    try:
+        response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling.model_copy(update={"n": 1})))
+    except TeacherError as exc:
+        from trajkit.schema import StepError
+
+        step = Step(index=0, error=StepError(type="teacher_error", message=str(exc)[:1000]), train=False)
+        return AgentResult(steps=[step], outcome=Outcome(status="teacher_error"), usage=Usage(steps=1))
+    text = response.text
+    answer = extract_cot_answer(text)
+    usage = Usage(
+        prompt_tokens=response.prompt_tokens,
+        completion_tokens=response.completion_tokens,
+        total_tokens=response.prompt_tokens + response.completion_tokens,
+        steps=1,
+        model_calls=1,
+        wall_time_s=round(time.perf_counter() - started, 4),
+    )
+    step = Step(
+        index=0, thought=text.strip(), raw_output=text, final_answer=answer,
+        prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
+        latency_ms=response.latency_ms,
+    )
+    status = "answered" if answer is not None else "parse_error"
+    return AgentResult(steps=[step], outcome=Outcome(status=status, final_answer=answer), usage=usage)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+METRICS_SQL = """
+WITH t AS (
+    SELECT dataset, source AS benchmark, trajectory_id, status, correct, n_steps,
+           total_tokens, wall_time_s, provenance.sag_n AS sag_n, model
+    FROM trajectories
+),
+s AS (
+    SELECT dataset, source AS benchmark,
+           avg(CASE WHEN error_type = 'parse_error' THEN 1.0 ELSE 0.0 END) AS parse_error_rate,
+           avg(CASE WHEN error_type IN ('execution_error', 'timeout', 'memory_limit', 'forbidden_import',
+                                        'forbidden_operation', 'output_limit') THEN 1.0 ELSE 0.0 END) AS exec_error_rate,
+           count(*) AS steps
+    FROM steps GROUP BY ALL
+),
+c AS (
+    SELECT dataset, source AS benchmark, count(*) FILTER (WHERE name NOT IN ('python_interpreter')) AS tool_calls
+    FROM tool_calls GROUP BY ALL
+),
+f AS (
+    SELECT dataset, source AS benchmark,
+           avg(CASE WHEN candidate_index = 0 AND selected THEN 1.0 WHEN candidate_index = 0 THEN 0.0 END) AS first_candidate_agrees,
+           avg(CASE WHEN candidate_index = 0 AND NOT (parse_ok AND exec_ok) THEN 1.0 WHEN candidate_index = 0 THEN 0.0 END) AS first_candidate_error_rate
+    FROM candidates GROUP BY ALL
+)
+SELECT t.dataset AS run, any_value(t.model) AS model, t.benchmark, any_value(t.sag_n) AS sag_n,
+       count(*) AS trajectories,
+       round(avg(CASE WHEN t.correct THEN 1.0 ELSE 0.0 END), 4) AS accuracy,
+       round(avg(CASE WHEN t.status = 'answered' THEN 1.0 ELSE 0.0 END), 4) AS answered_rate,
+       round(any_value(s.parse_error_rate), 4) AS parse_error_rate,
+       round(any_value(s.exec_error_rate), 4) AS exec_error_rate,
+       round(avg(t.n_steps), 2) AS mean_steps,
+       round(coalesce(any_value(c.tool_calls), 0) / count(*), 2) AS searches_per_traj,
+       round(avg(t.total_tokens), 1) AS mean_tokens,
+       round(sum(t.wall_time_s), 1) AS wall_s,
+       round(any_value(f.first_candidate_agrees), 4) AS first_candidate_agrees,
+       round(any_value(f.first_candidate_error_rate), 4) AS first_candidate_error_rate
+FROM t
+LEFT JOIN s USING (dataset, benchmark)
+LEFT JOIN c USING (dataset, benchmark)
+LEFT JOIN f USING (dataset, benchmark)
+GROUP BY t.dataset, t.benchmark
+ORDER BY run, benchmark
+"""
+
+OVERALL_SQL = """
+SELECT dataset AS run, any_value(model) AS model, 'overall' AS benchmark, count(*) AS trajectories,
+       round(avg(CASE WHEN correct THEN 1.0 ELSE 0.0 END), 4) AS accuracy,
+       round(avg(CASE WHEN status = 'answered' THEN 1.0 ELSE 0.0 END), 4) AS answered_rate,
+       round(avg(n_steps), 2) AS mean_steps, round(avg(total_tokens), 1) AS mean_tokens
+FROM trajectories GROUP BY dataset ORDER BY run
+"""
+
+
+def metrics(runs: list[str | Path]) -> dict[str, list[dict]]:
+    from trajkit.query import connect, run
+
+    con = connect(runs)
+    try:
+        return {"per_benchmark": run(con, METRICS_SQL).to_pylist(), "overall": run(con, OVERALL_SQL).to_pylist()}
+    finally:
+        con.close()
+
+
+def check_runs(runs: list[str | Path]) -> None:
+    if not runs:
+        raise ConfigError("no runs given", fix="trajkit eval report RUN [RUN...]")

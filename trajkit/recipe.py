@@ -1,0 +1,103 @@
+"""Build and eval recipes: YAML files validated into typed settings.
+
+A recipe names the tasks, the model backend and its sampling, the prompt, the agent settings,
+the tools and the output. Errors name the YAML path of the bad value. Relative paths are
+relative to the working directory, as with TRL and accelerate configs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trajkit.errors import ConfigError, InputError
+from trajkit.schema import Sampling
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentConfig(Strict):
+    max_steps: int = Field(5, ge=1, le=50)
+    first_thought_prefix: bool = False
+    candidates: int = Field(1, ge=1, le=64, description="self-consistent action generation when > 1")
+    candidate_temperature: float = 0.4
+    candidate_top_p: float = 0.8
+
+
+class SandboxConfig(Strict):
+    timeout_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+    allowed_imports: list[str] | None = None
+    workers: int | None = Field(None, ge=1)
+
+
+class RetrieverConfig(Strict):
+    index: str | None = Field(None, description="index directory; 'builtin' or none = the built-in Wikipedia corpus")
+    corpus: str | None = Field(None, description="corpus Parquet/JSONL to index (cached) when no index is given")
+    url: str | None = Field(None, description="remote retriever (POST /retrieve)")
+    mode: str = "hybrid"
+    k: int = Field(3, ge=1, le=50)
+
+
+class ToolsConfig(Strict):
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    retriever: RetrieverConfig | None = Field(default_factory=RetrieverConfig)
+
+
+class GradingConfig(Strict):
+    grader: str = "auto"
+    math_timeout_s: float = 5.0
+
+
+class BuildRecipe(Strict):
+    name: str | None = None
+    tasks: dict[str, Any] | str
+    teacher: dict[str, Any] = Field(default_factory=dict)
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=512))
+    prompt: str = "teacher"
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    grading: GradingConfig = Field(default_factory=GradingConfig)
+    samples_per_task: int = Field(1, ge=1, le=1000)
+    concurrency: int = Field(8, ge=1, le=4096)
+    flush_every: int = Field(32, ge=1)
+    output: str
+    kind: str = Field("teacher", pattern="^(teacher|student)$")
+
+
+def read_yaml(path: str | Path) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such recipe file", where=str(path), fix="check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', exc)})", where=where) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError("a recipe must be a YAML mapping", where=str(path))
+    return data
+
+
+def validate(model: type[BaseModel], data: dict, where: str):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "(recipe)"
+        raise ConfigError(f"{field}: {error['msg']}", where=where, fix="see recipes/ for examples") from None
+
+
+def load_build_recipe(path: str | Path, overrides: dict | None = None) -> tuple[BuildRecipe, dict]:
+    data = read_yaml(path)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return validate(BuildRecipe, data, str(path)), data

@@ -1,0 +1,160 @@
+"""The training card (README.md next to the trained model) and its machine-readable record."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+
+import yaml
+
+from trajkit import __version__
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def training_record(prepared, result) -> dict:
+    recipe = prepared.recipe
+    losses = [entry["loss"] for entry in result.loss_curve if "loss" in entry]
+    step_times = result.metrics.get("step_times") or []
+    runtime = result.metrics.get("train_runtime") or 0.0
+    tokens = result.metrics.get("tokens") or 0
+    return {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "base_model": recipe.model.name,
+        "method": "LoRA" if recipe.lora is not None else "full fine-tuning",
+        "recipe_hash": recipe.recipe_hash(),
+        "recipe": recipe.model_dump(mode="json"),
+        "system_prompt": {"id": prepared.system_prompt.id, "hash": prepared.system_prompt.hash},
+        "data": {
+            "fingerprint": prepared.data_fingerprint,
+            "examples_fingerprint": prepared.examples_fingerprint,
+            "sources": prepared.data_sources,
+            "filter": prepared.where,
+            "conversion": prepared.report.as_dict(),
+            "train_rows": result.train_rows,
+        },
+        "results": {
+            "final_loss": losses[-1] if losses else None,
+            "first_loss": losses[0] if losses else None,
+            "train_loss": result.metrics.get("train_loss"),
+            "steps": result.loss_curve[-1]["step"] if result.loss_curve else 0,
+            "train_runtime_s": runtime,
+            "tokens": tokens,
+            "tokens_per_s": tokens / runtime if runtime else None,
+            "mean_step_s": sum(step_times) / len(step_times) if step_times else None,
+        },
+        "loss_curve": [
+            {k: entry[k] for k in ("step", "loss", "learning_rate", "grad_norm", "mean_token_accuracy") if k in entry}
+            for entry in result.loss_curve
+        ],
+        "versions": {
+            "trajkit": __version__,
+            "trl": _version("trl"),
+            "transformers": _version("transformers"),
+            "peft": _version("peft"),
+            "torch": _version("torch"),
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_card(record: dict) -> str:
+    results, data, conversion = record["results"], record["data"], record["data"]["conversion"]
+    front = {
+        "base_model": record["base_model"],
+        "library_name": "transformers",
+        "tags": ["trajkit", "sft", "trl", "agent-distillation"],
+    }
+    curve = "\n".join(
+        f"| {entry['step']} | {_fmt(entry.get('loss'))} | {_fmt(entry.get('learning_rate'), 3)} | "
+        f"{_fmt(entry.get('mean_token_accuracy'), 3)} |"
+        for entry in record["loss_curve"]
+    )
+    sources = "\n".join(
+        f"- `{s['path']}` ({s['rows']} trajectories, fingerprint `{s['fingerprint']}`)" for s in data["sources"]
+    )
+    return f"""---
+{yaml.safe_dump(front, sort_keys=False).strip()}
+---
+
+# Student model trained with trajkit
+
+{record['method']} of `{record['base_model']}` on agent trajectories (Thought / Code / Observation
+format), with loss on the assistant turns only. Trained {record['trained_at']}.
+
+## Results
+
+| | |
+|---|---|
+| final loss (last logged) | {_fmt(results['final_loss'])} |
+| first logged loss | {_fmt(results['first_loss'])} |
+| mean training loss | {_fmt(results['train_loss'])} |
+| optimizer steps | {results['steps']} |
+| training time | {_fmt(results['train_runtime_s'], 4)} s |
+| tokens / s | {_fmt(results['tokens_per_s'], 4)} |
+
+## Data
+
+Data fingerprint `{data['fingerprint']}` (sources and filter); examples fingerprint
+`{data['examples_fingerprint']}` (the exact token ids, masks and weights trained on).
+
+{sources}
+
+Filter: `{data['filter'] or 'none'}`
+
+| trajectories | examples | rows trained (with weights) | tokens | tokens with loss | failed dropped | truncated (middle steps dropped) | too long, left out |
+|---|---|---|---|---|---|---|---|
+| {conversion['trajectories']} | {conversion['examples']} | {data['train_rows']} | {conversion['tokens']} | {conversion['loss_tokens']} | {conversion['failed_dropped']} | {conversion['truncated']} ({conversion['dropped_steps']} steps) | {conversion['too_long']} |
+
+System prompt: `{record['system_prompt']['id']}` (hash `{record['system_prompt']['hash']}`).
+
+## Using the model
+
+The student expects the conversation trajkit renders for it: the system prompt
+`trajkit.agent.prompts.load_prompt("{record['system_prompt']['id'].split('/')[0]}").text`, the task as
+`trajkit.agent.format.conversation(...)` writes it, and generation stopped at `<end_code>`:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trajkit.agent.format import conversation, STOP_SEQUENCES
+from trajkit.agent.prompts import load_prompt
+
+tokenizer = AutoTokenizer.from_pretrained("model")
+model = AutoModelForCausalLM.from_pretrained("model")
+messages = conversation(load_prompt("student").text, "What is 17 * 23?", [])
+ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+out = model.generate(**ids, max_new_tokens=256, stop_strings=STOP_SEQUENCES, tokenizer=tokenizer)
+```
+
+Or evaluate it with `trajkit eval`.
+
+## Loss curve
+
+| step | loss | learning rate | token accuracy |
+|---|---|---|---|
+{curve}
+
+## Recipe (hash `{record['recipe_hash']}`)
+
+```yaml
+{yaml.safe_dump(record['recipe'], sort_keys=False).strip()}
+```
+
+## Versions
+
+{', '.join(f"{k} {v}" for k, v in record['versions'].items())}
+"""

@@ -1,0 +1,466 @@
+"""`trajkit train RECIPE.yaml`: trajectories -> masked examples -> TRL SFTTrainer -> model + card.
+
+Also a plain script for multi-GPU launchers:
+
+    accelerate launch -m trajkit.sft.train recipes/sft-qwen2.5-1.5b.yaml
+    torchrun --nproc_per_node 8 -m trajkit.sft.train recipes/sft-qwen2.5-1.5b.yaml
+
+Every rank converts the data (deterministic, cheap next to training); only the main process
+writes the outputs:
+
+    OUTPUT_DIR/
+      README.md       training card: data fingerprint, recipe, final loss, loss curve
+      training.json   the same numbers, machine-readable
+      recipe.yaml     the recipe as run
+      adapter/        the LoRA adapter (LoRA recipes)
+      model/          the trained model (merged with the adapter for LoRA) + tokenizer + chat template
+      checkpoints/    only when training.save_steps is set
+
+Nothing is written before the recipe, the data and every example's mask have been checked:
+bad input leaves no output directory behind, and a failed run removes the one it created
+unless it had saved a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trajkit import __version__
+from trajkit.errors import ConfigError, TrajkitError, require
+from trajkit.schema import stable_hash
+from trajkit.sft.convert import ConversionReport, Example, to_examples
+from trajkit.sft.recipe import Recipe, load_recipe
+
+EMBEDDED = "embedded"
+# Set by fields of the recipe; `training.extra` may not set them a second time.
+_MANAGED_FIELDS = {
+    "output_dir", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "max_length", "packing", "packing_strategy", "bf16", "fp16",
+    "gradient_checkpointing", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
+    "optim", "logging_steps", "save_strategy", "save_steps", "report_to", "seed", "data_seed",
+    "assistant_only_loss", "completion_only_loss", "dataset_text_field",
+}  # fmt: skip
+
+
+@dataclass
+class Prepared:
+    """Everything checked and converted before any output is written."""
+
+    recipe: Recipe
+    model_path: str
+    tokenizer: object
+    chat_template: str | None
+    system_prompt: object  # trajkit.agent.prompts.Prompt
+    examples: list[Example]
+    report: ConversionReport
+    data_sources: list[dict]
+    data_fingerprint: str
+    examples_fingerprint: str
+    where: str | None
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    report: ConversionReport
+    data_fingerprint: str
+    examples_fingerprint: str
+    train_rows: int = 0
+    metrics: dict = field(default_factory=dict)
+    loss_curve: list[dict] = field(default_factory=list)
+    model_dir: Path | None = None
+    adapter_dir: Path | None = None
+    card: Path | None = None
+    dry_run: bool = False
+
+
+# ----------------------------------------------------------------------- preparing
+
+
+def resolve_model(name: str) -> str:
+    """`embedded` -> the cached embedded SmolLM2 folder; a local folder; or an HF id as is."""
+    if name == EMBEDDED:
+        from trajkit.embedded import embedded_model_path
+
+        return str(embedded_model_path())
+    local = Path(name).expanduser()
+    return str(local) if local.exists() else name
+
+
+def load_tokenizer(recipe: Recipe, model_path: str):
+    transformers = require("transformers", "train", "training")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            model_path, trust_remote_code=recipe.model.trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load a tokenizer from {model_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+            where="model.name",
+            fix="give 'embedded', a local model folder, or a Hugging Face model id reachable from here",
+        ) from None
+    chat_template = None
+    if recipe.model.chat_template:
+        path = Path(recipe.model.chat_template).expanduser()
+        if not path.is_file():
+            raise ConfigError("no such chat template file", where=f"model.chat_template: {path}")
+        chat_template = path.read_text(encoding="utf-8")
+        tokenizer.chat_template = chat_template
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(
+            f"the tokenizer of {recipe.model.name!r} has no chat template",
+            where="model.name",
+            fix="use an instruct/chat model, or set model.chat_template to a .jinja file",
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, chat_template
+
+
+def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> Prepared:
+    """Load the data and the tokenizer, convert every trajectory, check every mask."""
+    from trajkit.agent.prompts import load_prompt
+    from trajkit.sft.data import load_training_data
+
+    system_prompt = load_prompt(recipe.examples.system_prompt)
+    where = recipe.where()
+    data = load_training_data(recipe.dataset, where)
+    if not data.trajectories:
+        raise ConfigError(
+            "no trajectories to train on" + (" after the filter" if where else ""),
+            where="dataset" + (" / filter" if where else ""),
+            fix="check the dataset path and the filter (trajkit sql DATASET ... shows what matches)",
+        )
+    log(f"data: {len(data.trajectories)} trajectories from {', '.join(recipe.dataset)}")
+    model_path = resolve_model(recipe.model.name)
+    tokenizer, chat_template = load_tokenizer(recipe, model_path)
+    report = ConversionReport()
+    examples = list(
+        to_examples(
+            data.trajectories,
+            tokenizer,
+            system_prompt.text,
+            recipe.examples,
+            max_length=recipe.training.max_length,
+            report=report,
+        )
+    )
+    if not examples:
+        raise ConfigError(
+            f"no training examples: {report.failed_dropped} failed trajectories dropped, "
+            f"{report.too_long} longer than max_length",
+            where="examples / training.max_length",
+            fix="keep failed trajectories (examples.failed: keep|weight) or raise training.max_length",
+        )
+    return Prepared(
+        recipe=recipe,
+        model_path=model_path,
+        tokenizer=tokenizer,
+        chat_template=chat_template,
+        system_prompt=system_prompt,
+        examples=examples,
+        report=report,
+        data_sources=data.sources,
+        data_fingerprint=data.fingerprint,
+        examples_fingerprint=examples_fingerprint(examples),
+        where=where,
+    )
+
+
+def examples_fingerprint(examples: list[Example]) -> str:
+    """Hash of exactly what is trained on: token ids, masks and weights."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(np.asarray(example.input_ids, dtype=np.int64).tobytes())
+        digest.update(np.asarray(example.assistant_masks, dtype=np.int8).tobytes())
+        digest.update(repr(example.weight).encode())
+    return digest.hexdigest()[:16]
+
+
+def weighted_rows(examples: list[Example], seed: int) -> list[Example]:
+    """Examples repeated by their weight: floor(w) copies, plus one more for a
+    deterministic share frac(w) of them (chosen by a hash of the trajectory id and seed)."""
+    rows = []
+    for example in examples:
+        whole = math.floor(example.weight)
+        extra = example.weight - whole
+        copies = whole + (1 if extra > 0 and _unit(example.trajectory_id, seed) < extra else 0)
+        rows.extend([example] * copies)
+    return rows
+
+
+def _unit(key: str, seed: int) -> float:
+    return int(stable_hash([key, seed], length=12), 16) / 16**12
+
+
+def training_dataset(examples: list[Example]):
+    """A `datasets.Dataset` in TRL's pre-tokenized form: `input_ids` + `assistant_masks`."""
+    datasets = require("datasets", "train", "training")
+    return datasets.Dataset.from_dict(
+        {
+            "input_ids": [e.input_ids for e in examples],
+            "assistant_masks": [e.assistant_masks for e in examples],
+        }
+    )
+
+
+def sft_config(recipe: Recipe, output_dir: Path):
+    """The TRL `SFTConfig`, every version-sensitive default set explicitly."""
+    trl = require("trl", "train", "training")
+    t = recipe.training
+    fields = {f.name for f in dataclasses.fields(trl.SFTConfig)}
+    for key in t.extra:
+        if key not in fields:
+            raise ConfigError(f"{key!r} is not a trl.SFTConfig field", where=f"training.extra.{key}")
+        if key in _MANAGED_FIELDS:
+            raise ConfigError(
+                f"{key!r} is set by the recipe itself", where=f"training.extra.{key}",
+                fix="use the recipe's own key for it (see recipes/*.yaml)",
+            )
+    kwargs = dict(
+        output_dir=str(output_dir / "checkpoints"),
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        max_length=t.max_length,
+        packing=t.packing,
+        packing_strategy=t.packing_strategy,
+        bf16=t.precision == "bf16",
+        fp16=t.precision == "fp16",
+        gradient_checkpointing=t.gradient_checkpointing,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps
+        lr_scheduler_type=t.lr_scheduler,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        optim=t.optim,
+        logging_steps=t.logging_steps,
+        save_strategy="steps" if t.save_steps else "no",
+        save_steps=t.save_steps or 500,
+        report_to=t.report_to or "none",
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        assistant_only_loss=False,  # our masks, not the template's generation markers
+        completion_only_loss=False,
+    )
+    kwargs.update(t.extra)
+    try:
+        return trl.SFTConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"TRL refused the training settings: {exc}", where="training") from None
+
+
+def load_model(recipe: Recipe, model_path: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = recipe.model.dtype if recipe.model.dtype == "auto" else getattr(torch, recipe.model.dtype)
+    kwargs = {"dtype": dtype, "trust_remote_code": recipe.model.trust_remote_code}
+    if recipe.model.attn_implementation:
+        kwargs["attn_implementation"] = recipe.model.attn_implementation
+    try:
+        return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load the model {recipe.model.name!r} ({str(exc).splitlines()[0]})",
+            where="model",
+        ) from None
+
+
+def lora_config(recipe: Recipe):
+    if recipe.lora is None:
+        return None
+    peft = require("peft", "train", "LoRA training")
+    lora = recipe.lora
+    return peft.LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+# ------------------------------------------------------------------------- training
+
+
+def _is_main_launch_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _loss_recorder():
+    from transformers import TrainerCallback
+
+    class LossRecorder(TrainerCallback):
+        """Keeps every logged loss and the wall time of every optimizer step."""
+
+        def __init__(self) -> None:
+            self.logs: list[dict] = []
+            self.step_times: list[float] = []
+            self._last = None
+            self.num_tokens = 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self._last is None:
+                self._last = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            self.step_times.append(now - self._last)
+            self._last = now
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "num_tokens" in logs:
+                self.num_tokens = _plain(logs["num_tokens"])  # TRL's running count of real tokens
+            if logs and "loss" in logs:
+                self.logs.append({"step": state.global_step, **{k: _plain(v) for k, v in logs.items()}})
+
+    return LossRecorder()
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def train(
+    recipe: Recipe | str | Path,
+    *,
+    overrides: list[str] | None = None,
+    output_dir: str | Path | None = None,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> TrainResult:
+    """Run a recipe: check and convert the data, train with TRL, save model, adapter and card."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    out = Path(output_dir or recipe.output_dir).expanduser()
+    if _is_main_launch_process() and not dry_run and out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(
+            "the output directory exists and is not empty", where=f"output_dir: {out}",
+            fix="choose another output_dir or pass --overwrite",
+        )
+    prepared = prepare(recipe, log=log)
+    report = prepared.report
+    log(
+        f"examples: {report.examples} ({report.tokens} tokens, {report.loss_tokens} with loss); "
+        f"failed dropped {report.failed_dropped}, truncated {report.truncated}, too long {report.too_long}"
+    )
+    result = TrainResult(out, report, prepared.data_fingerprint, prepared.examples_fingerprint, dry_run=dry_run)
+    if dry_run:
+        return result
+
+    transformers = require("transformers", "train", "training")
+    trl = require("trl", "train", "training")
+    transformers.set_seed(recipe.seed)
+    rows = weighted_rows(prepared.examples, recipe.seed)
+    result.train_rows = len(rows)
+    config = sft_config(recipe, out)
+    model = load_model(recipe, prepared.model_path)
+    recorder = _loss_recorder()
+    trainer = trl.SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=training_dataset(rows),
+        processing_class=prepared.tokenizer,
+        peft_config=lora_config(recipe),
+        callbacks=[recorder],
+    )
+    created = False
+    if trainer.is_world_process_zero():
+        created = not out.exists()
+        if out.exists() and overwrite:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        output = trainer.train()
+    except BaseException:
+        if created and trainer.is_world_process_zero() and not list(out.glob("checkpoints/checkpoint-*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    result.metrics = {k: _plain(v) for k, v in output.metrics.items()}
+    result.metrics["train_loss"] = output.training_loss
+    result.metrics["tokens"] = int(recorder.num_tokens)
+    result.metrics["step_times"] = recorder.step_times
+    result.loss_curve = recorder.logs
+    if trainer.is_world_process_zero():
+        _save(trainer, prepared, result, out)
+    trainer.accelerator.wait_for_everyone()
+    return result
+
+
+def _save(trainer, prepared: Prepared, result: TrainResult, out: Path) -> None:
+    import yaml
+
+    from trajkit.sft.card import render_card, training_record
+
+    recipe = prepared.recipe
+    tokenizer = prepared.tokenizer
+    model = trainer.model
+    if recipe.lora is not None:
+        result.adapter_dir = out / "adapter"
+        model.save_pretrained(result.adapter_dir)
+        tokenizer.save_pretrained(result.adapter_dir)
+        if recipe.save_merged:
+            model = model.merge_and_unload()
+    if recipe.lora is None or recipe.save_merged:
+        result.model_dir = out / "model"
+        eos = tokenizer.eos_token_id
+        if eos is not None and model.generation_config is not None:
+            configured = model.generation_config.eos_token_id
+            known = configured if isinstance(configured, list) else [configured] if configured is not None else []
+            if eos not in known:
+                model.generation_config.eos_token_id = [*known, eos] if known else eos
+        model.save_pretrained(result.model_dir, safe_serialization=True)
+        tokenizer.save_pretrained(result.model_dir)
+    record = training_record(prepared, result)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    import json
+
+    (out / "training.json").write_text(json.dumps(record, indent=2, default=str))
+    result.card = out / "README.md"
+    result.card.write_text(render_card(record))  # written last: its presence marks a finished run
+
+
+# ----------------------------------------------------------------------------- script
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m trajkit.sft.train RECIPE.yaml` (works under accelerate launch / torchrun)."""
+    parser = argparse.ArgumentParser(prog="python -m trajkit.sft.train", description=main.__doc__)
+    parser.add_argument("recipe")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--output-dir")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        result = train(args.recipe, overrides=args.overrides, output_dir=args.output_dir,
+                       overwrite=args.overwrite, dry_run=args.dry_run)
+    except TrajkitError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    if not result.dry_run and _is_main_launch_process():
+        print(f"trained: loss {result.metrics.get('train_loss', float('nan')):.4f}, saved to {result.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The local backend: a transformers causal LM on this machine (the embedded SmolLM2 default).
+
+Concurrent requests are batched into one `model.generate` call (`DynamicBatcher`): each
+request's n samples become rows of a left-padded batch. Rows differ in temperature, top_p,
+seed, max_tokens and stop strings, so all of that is per row:
+
+- sampling: `generate` runs greedy, and `_RowSampler` (a logits processor) draws each sampling
+  row's token from its own temperature/top-p distribution with its own seeded generator, then
+  leaves only that token standing. Greedy rows pass through untouched.
+- stopping: `_RowStopper` ends each row at EOS, at its first stop string or at its max_tokens,
+  and records why and after how many tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trajkit.errors import ConfigError, require
+from trajkit.teachers.base import (
+    BackendBase,
+    Choice,
+    GenerationRequest,
+    GenerationResponse,
+    Stopwatch,
+    TeacherError,
+    trim_at_stop,
+)
+from trajkit.teachers.batching import DynamicBatcher
+from trajkit.teachers.chat_template import EMBEDDED, render_chat, resolve_model_path
+
+DEFAULT_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class _Row:
+    request_index: int
+    prompt_ids: list[int]
+    temperature: float
+    top_p: float
+    seed: int
+    max_tokens: int
+    stop: tuple[str, ...]
+
+
+@dataclass
+class _RowEnd:
+    n_tokens: int  # tokens that belong to the text (EOS excluded)
+    reason: str
+
+
+class LocalBackend(BackendBase):
+    name = "local"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        dtype: str = "float32",
+        num_threads: int | None = None,
+        max_batch: int = 16,
+        max_wait_ms: float = 10.0,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ):
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(
+                f"dtype {dtype!r} is not supported", where="teacher.dtype",
+                fix="use float32, bfloat16 or float16",
+            )
+        self.model = "SmolLM2-135M-Instruct" if model in (None, EMBEDDED) else str(model)
+        self._model_ref = model
+        self._dtype = dtype
+        self._num_threads = num_threads or len(os.sched_getaffinity(0))
+        self._default_max_tokens = default_max_tokens
+        self._load_lock = threading.Lock()
+        self._tokenizer = None
+        self._lm = None
+        self._batcher: DynamicBatcher[GenerationRequest, GenerationResponse] = DynamicBatcher(
+            self._run_batch,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            size_of=lambda request: request.sampling.n,
+            name="trajkit-local-teacher",
+        )
+
+    # ------------------------------------------------------------------ public
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        watch = Stopwatch()
+        response = await self._batcher.submit(request)
+        return GenerationResponse(
+            response.choices, response.prompt_tokens, response.completion_tokens, watch.ms()
+        )
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._batcher.close)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Rows in each batch run so far (how well concurrency was batched)."""
+        return self._batcher.batch_sizes
+
+    def load(self) -> None:
+        """Load tokenizer and weights now (otherwise the first batch does it)."""
+        with self._load_lock:
+            if self._lm is not None:
+                return
+            torch = require("torch", "embedded", "the local teacher backend")
+            transformers = require("transformers", "embedded", "the local teacher backend")
+            torch.set_num_threads(self._num_threads)
+            path = resolve_model_path(self._model_ref)
+            try:
+                tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+                lm = transformers.AutoModelForCausalLM.from_pretrained(
+                    path, dtype=getattr(torch, self._dtype)
+                )
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot load a model from {path!r} ({type(exc).__name__}: {exc})",
+                    where="teacher.model",
+                    fix="give a local Hugging Face model folder, or leave model unset for the "
+                    "embedded SmolLM2",
+                ) from exc
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            lm.eval()
+            self._tokenizer, self._lm = tokenizer, lm
+
+    # ------------------------------------------------------- batch (worker thread)
+
+    def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResponse | Exception]:
+        self.load()
+        results: list[GenerationResponse | Exception | None] = [None] * len(requests)
+        rows: list[_Row] = []
+        for index, request in enumerate(requests):
+            try:
+                rows.extend(self._rows_for(index, request))
+            except TeacherError as exc:
+                results[index] = exc
+        if rows:
+            ends, tokens = self._generate_rows(rows)
+            for index, request in enumerate(requests):
+                if results[index] is None:
+                    results[index] = self._response_for(index, request, rows, ends, tokens)
+        return results  # type: ignore[return-value]
+
+    def _rows_for(self, index: int, request: GenerationRequest) -> list[_Row]:
+        sampling = request.sampling
+        prompt = render_chat(self._tokenizer, request.messages, request.assistant_prefix)
+        prompt_ids = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        context = getattr(self._lm.config, "max_position_embeddings", None) or 2048
+        room = context - len(prompt_ids)
+        if room < 1:
+            raise TeacherError(
+                f"the prompt has {len(prompt_ids)} tokens; {self.model} reads at most {context}",
+                where="local teacher",
+                fix="shorten the conversation (fewer steps or shorter observations)",
+            )
+        max_tokens = min(sampling.max_tokens or self._default_max_tokens, room)
+        base_seed = sampling.seed if sampling.seed is not None else random.randrange(2**62)
+        return [
+            _Row(
+                request_index=index,
+                prompt_ids=prompt_ids,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                seed=base_seed + sample,  # distinct samples for n > 1, reproducible with a seed
+                max_tokens=max_tokens,
+                stop=tuple(s for s in sampling.stop if s),
+            )
+            for sample in range(sampling.n)
+        ]
+
+    def _generate_rows(self, rows: list[_Row]):
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        tokenizer, lm = self._tokenizer, self._lm
+        pad_id = tokenizer.pad_token_id
+        width = max(len(row.prompt_ids) for row in rows)
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):  # left padding: every row's next token is at the end
+            input_ids[i, width - len(row.prompt_ids) :] = torch.tensor(row.prompt_ids)
+            attention[i, width - len(row.prompt_ids) :] = 1
+        eos_ids = _eos_ids(lm, tokenizer)
+        stopper = _RowStopper(rows, width, eos_ids, tokenizer)
+        config = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=max(row.max_tokens for row in rows),
+            pad_token_id=pad_id,
+            eos_token_id=eos_ids,
+        )
+        with torch.inference_mode():
+            output = lm.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                generation_config=config,
+                logits_processor=LogitsProcessorList([_RowSampler(rows)]),
+                stopping_criteria=StoppingCriteriaList([stopper]),
+            )
+        generated = output[:, width:].tolist()
+        return stopper.finish(len(generated[0]) if generated else 0), generated
+
+    def _response_for(self, index, request, rows, ends, tokens) -> GenerationResponse:
+        choices, completion_tokens, prompt_tokens = [], 0, 0
+        for r, row in enumerate(rows):
+            if row.request_index != index:
+                continue
+            end = ends[r]
+            text = self._tokenizer.decode(tokens[r][: end.n_tokens], skip_special_tokens=True)
+            text, stopped = trim_at_stop(text, row.stop)
+            choices.append(Choice(text, "stop" if stopped else end.reason))
+            completion_tokens += end.n_tokens
+            prompt_tokens = len(row.prompt_ids)
+        return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
+
+
+def _eos_ids(lm, tokenizer) -> list[int]:
+    ids = lm.generation_config.eos_token_id if lm.generation_config else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+class _RowSampler:
+    """Per-row temperature / top-p sampling inside a greedy `generate`: for each sampling row,
+    draw a token with the row's own generator and mask every other token."""
+
+    def __init__(self, rows: Sequence[_Row]):
+        import torch
+
+        self._rows = rows
+        self._generators = []
+        for row in rows:
+            if row.temperature > 0:
+                generator = torch.Generator()
+                generator.manual_seed(row.seed)
+                self._generators.append(generator)
+            else:
+                self._generators.append(None)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        for i, (row, generator) in enumerate(zip(self._rows, self._generators, strict=True)):
+            if generator is None:
+                continue
+            probs = torch.softmax(scores[i].float() / row.temperature, dim=-1)
+            if row.top_p < 1.0:
+                probs = _top_p_filter(probs, row.top_p)
+            token = torch.multinomial(probs, 1, generator=generator)
+            scores[i].fill_(float("-inf"))
+            scores[i, token] = 0.0
+        return scores
+
+
+def _top_p_filter(probs, top_p: float):
+    import torch
+
+    sorted_probs, order = torch.sort(probs, descending=True)
+    cumulative = torch.cumsum(sorted_probs, dim=-1)
+    drop = cumulative - sorted_probs > top_p  # keep the smallest set reaching top_p
+    sorted_probs[drop] = 0.0
+    kept = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+    return kept / kept.sum()
+
+
+class _RowStopper:
+    """Ends each row at EOS, its first stop string, or its own max_tokens."""
+
+    def __init__(self, rows: Sequence[_Row], prompt_width: int, eos_ids: list[int], tokenizer):
+        self._rows = rows
+        self._prompt_width = prompt_width
+        self._eos = set(eos_ids)
+        self._tokenizer = tokenizer
+        self._ends: list[_RowEnd | None] = [None] * len(rows)
+        # a stop string of k characters spans at most k tokens (+2 for byte-level merges)
+        self._tail = [max((len(s) for s in row.stop), default=0) + 2 for row in rows]
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        generated = input_ids.shape[1] - self._prompt_width
+        for i, row in enumerate(self._rows):
+            if self._ends[i] is not None:
+                continue
+            last = int(input_ids[i, -1])
+            if last in self._eos:
+                self._ends[i] = _RowEnd(generated - 1, "stop")
+            elif row.stop and self._hit_stop(input_ids[i], generated, i, row):
+                self._ends[i] = _RowEnd(generated, "stop")
+            elif generated >= row.max_tokens:
+                self._ends[i] = _RowEnd(generated, "length")
+        done = [end is not None for end in self._ends]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _hit_stop(self, ids, generated: int, i: int, row: _Row) -> bool:
+        tail = ids[self._prompt_width :][-min(generated, self._tail[i]) :]
+        text = self._tokenizer.decode(tail, skip_special_tokens=True)
+        return any(s in text for s in row.stop)
+
+    def finish(self, generated: int) -> list[_RowEnd]:
+        """Rows never stopped ran to the batch's end (their own max_tokens or the context)."""
+        return [
+            end if end is not None else _RowEnd(min(generated, row.max_tokens), "length")
+            for end, row in zip(self._ends, self._rows, strict=True)
+        ]

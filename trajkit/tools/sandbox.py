@@ -1,0 +1,644 @@
+"""Sandboxed Python interpreters for agent trajectories (parent side).
+
+Public API::
+
+    from trajkit.tools import SandboxPool, SandboxPolicy
+
+    with SandboxPool(SandboxPolicy(wall_time_s=5), tools={"web_search": search_tool}) as pool:
+        interp = pool.new_interpreter()          # one per trajectory; state persists across steps
+        r = interp.run("x = 2\\nprint(x + 1)")    # ExecResult(stdout='3\\n', ...)
+        r = interp.run("x * 10")                 # r.value == '20' (the last expression)
+        copies = [interp.fork() for _ in range(8)]   # self-consistent action generation:
+        results = [c.run(code) for c, code in zip(copies, candidates)]  # each on its own copy
+        r = interp.run("final_answer(x)")        # r.answered is True, r.final_answer == 2
+        interp.close()
+
+`ExecResult` carries stdout (capped), the last expression's value (as text), the final
+answer (a JSON value: numpy/sympy converted by `trajkit.tools.convert`), a typed
+`trajkit.schema.StepError` (parse_error, execution_error with exception and line, timeout,
+memory_limit, output_limit, forbidden_import, forbidden_operation, tool_error,
+sandbox_error), the duration, and the `trajkit.schema.ToolCall`s the code made.
+
+Tools: `tools={"name": callable}` (pool-wide, or per interpreter) become functions in the
+sandbox's namespace. A call from sandboxed code travels over the interpreter's socket to
+this process, which runs the callable and sends the result back; the sandbox itself has no
+network and no files. A tool returns a `ToolOutput` (text + retrieved documents, recorded in
+the ToolCall) or any JSON value.
+
+Thread safety: each Interpreter serialises its own calls; different interpreters run in
+parallel, so an asyncio loop can call `await asyncio.to_thread(interp.run, code)` for many
+trajectories at once. Tools may be called from several threads at once.
+
+How it is built (process model, what protects what) is described in
+`trajkit.tools.worker` and `trajkit.tools.confine`; `pool.protections` says, in words, what
+is in force on this machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trajkit.errors import ConfigError, TrajkitError
+from trajkit.schema import RetrievedDoc, StepError, ToolCall
+from trajkit.tools.policy import SandboxPolicy
+from trajkit.tools.protocol import Channel, ProtocolError
+
+START_TIMEOUT_S = 90.0
+REPLY_GRACE_S = 15.0
+UID_BASE = 0x40000000
+
+
+class SandboxError(TrajkitError):
+    """The sandbox could not start, or an interpreter cannot be used any more."""
+
+
+@dataclass
+class ToolOutput:
+    """What a host-side tool returns: the text the model sees, plus structured records."""
+
+    text: str
+    retrieved: list[RetrievedDoc] = field(default_factory=list)
+
+
+@dataclass
+class ExecResult:
+    stdout: str = ""
+    value: str | None = None  # str() of the last expression's value, if it was not None
+    final_answer: Any = None  # JSON value passed to final_answer(...)
+    answered: bool = False
+    error: StepError | None = None
+    duration_ms: float = 0.0
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    rolled_back: bool = False  # the step was undone (timeout, crash): state is as before it
+    stdout_dropped: int = 0  # characters printed beyond the kept part
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def observation(self) -> str:
+        """The text an agent loop shows the model (smolagents-like layout)."""
+        if self.error is not None:
+            logs = f"Execution logs:\n{self.stdout}\n" if self.stdout else ""
+            return f"{logs}Error: {self.error.message}"
+        parts = [f"Execution logs:\n{self.stdout}"]
+        if self.stdout_dropped:
+            parts.append(f"[... {self.stdout_dropped:,} more characters of output were cut]")
+        if self.answered:
+            parts.append(f"Final answer: {json.dumps(self.final_answer, ensure_ascii=False)}")
+        else:
+            parts.append(f"Last output from code snippet:\n{self.value}")
+        return "\n".join(parts)
+
+
+# ============================================================================== pool
+
+
+class SandboxPool:
+    """A template process and the interpreters forked from it."""
+
+    _sequence = 0
+
+    def __init__(
+        self,
+        policy: SandboxPolicy | None = None,
+        tools: dict[str, Callable] | None = None,
+        *,
+        start: bool = True,
+    ):
+        self.policy = policy or SandboxPolicy()
+        self.tools = _check_tools(tools or {})
+        self.protections: dict[str, str] = {}
+        self.launcher = ""
+        self.missing_modules: list[str] = []
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._control: Channel | None = None
+        self._families: dict[int, int] = {}
+        self._next_family = 0
+        self._next_id = 0
+        self._interpreters: weakref.WeakSet[Interpreter] = weakref.WeakSet()
+        self._closed = False
+        SandboxPool._sequence += 1
+        self._uid_base = UID_BASE + ((os.getpid() * 64 + SandboxPool._sequence) % (1 << 18)) * 4096
+        _LIVE_POOLS.add(self)
+        if start:
+            self.start()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        with self._lock:
+            self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if self._closed:
+            raise SandboxError("the sandbox pool is closed")
+        if self._control is not None and self._process is not None and self._process.poll() is None:
+            return
+        self._stop_template()
+        errors = []
+        for name, prefix in _launchers():
+            try:
+                self._launch(name, prefix)
+                break
+            except SandboxError as exc:
+                errors.append(f"{name}: {exc.what}")
+        else:
+            raise SandboxError(
+                "the Python sandbox could not start (" + "; ".join(errors) + ")",
+                fix="run on Linux with Python >= 3.11; set TRAJKIT_SANDBOX_DEBUG=1 to see the sandbox's log",
+            )
+        if self.policy.require_isolation and not self.isolated:
+            self._stop_template()
+            raise ConfigError(
+                "the sandbox could not isolate the network and processes on this machine: "
+                + "; ".join(f"{k}: {v}" for k, v in self.protections.items()),
+                where="SandboxPolicy.require_isolation",
+                fix="run as root or enable unprivileged user namespaces, or set require_isolation=False",
+            )
+
+    def _launch(self, name: str, prefix: list[str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        package_root = str(Path(__file__).resolve().parents[2])
+        boot = (
+            "import sys; sys.dont_write_bytecode = True; "
+            f"sys.path.insert(0, {package_root!r}); "
+            "from trajkit.tools.worker import main; main(sys.argv[1:])"
+        )
+        debug = bool(os.environ.get("TRAJKIT_SANDBOX_DEBUG"))
+        command = [*prefix, sys.executable, "-E", "-s", "-c", boot, str(theirs.fileno())]
+        try:
+            process = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL,
+                env=_launch_environment(),
+                start_new_session=True,
+                cwd="/",
+            )
+        except OSError as exc:
+            ours.close()
+            theirs.close()
+            raise SandboxError(f"cannot run {command[0]}: {exc}") from None
+        theirs.close()
+        control = Channel(ours)
+        try:
+            control.send({"op": "init", "config": self._template_config(name, debug)})
+            reply, _ = control.recv(timeout=START_TIMEOUT_S)
+        except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
+            _terminate(process)
+            control.close()
+            raise SandboxError(f"the sandbox process did not start ({type(exc).__name__})") from None
+        if reply.get("op") != "ready":
+            _terminate(process)
+            control.close()
+            raise SandboxError(str(reply.get("error", reply)))
+        self._process = process
+        self._control = control
+        self.launcher = name
+        self.protections = {str(k): str(v) for k, v in (reply.get("protections") or {}).items()}
+        self.missing_modules = list(reply.get("missing_modules") or [])
+
+    def _template_config(self, launcher: str, debug: bool) -> dict:
+        from trajkit.tools.confine import python_roots
+
+        roots = python_roots()
+        config = self.policy.to_config()
+        config.update(
+            {
+                "private_mounts": launcher == "namespaces",
+                "hide_dirs": sorted({"/root", "/home", os.path.expanduser("~")}),
+                "needed_roots": roots,
+                "read_roots": roots,
+                "uid_base": self._uid_base if os.geteuid() == 0 else None,
+                "nproc_limit": self.policy.max_processes,
+                "tmpfs_mb": max(64, 4 * self.policy.max_file_mb),
+                "debug": debug,
+            }
+        )
+        if launcher == "plain" and os.geteuid() != 0:
+            # RLIMIT_NPROC counts every process of the user here, not only the sandbox's
+            config["nproc_limit"] = _count_user_processes() + self.policy.max_processes
+        return config
+
+    @property
+    def isolated(self) -> bool:
+        return self.protections.get("network", "").startswith("empty network namespace") and (
+            self.protections.get("processes", "").startswith("private PID namespace")
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for interpreter in list(self._interpreters):
+            interpreter._mark_closed()
+        with self._lock:
+            self._stop_template()
+        _LIVE_POOLS.discard(self)
+
+    def _stop_template(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _terminate(self._process)
+            self._process = None
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- interpreters
+
+    def new_interpreter(self, tools: dict[str, Callable] | None = None) -> Interpreter:
+        """A fresh interpreter (empty namespace) for one trajectory."""
+        all_tools = {**self.tools, **_check_tools(tools or {})}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                self._ensure_started()
+                family = self._next_family
+                self._next_family += 1
+                name = self._new_name()
+                try:
+                    self._control.send(
+                        {"op": "spawn", "family": family, "scratch": name, "tools": sorted(all_tools)},
+                        fds=[theirs.fileno()],
+                    )
+                    reply, _ = self._control.recv(timeout=START_TIMEOUT_S)
+                except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
+                    self._stop_template()
+                    raise SandboxError(f"the sandbox template process failed ({type(exc).__name__})") from None
+                if reply.get("op") != "spawned":
+                    raise SandboxError(f"cannot create an interpreter: {reply.get('error', reply)}")
+                self._families[family] = self._families.get(family, 0) + 1
+        finally:
+            theirs.close()
+        channel = Channel(ours)
+        interpreter = Interpreter(self, channel, family, all_tools)
+        try:
+            ready, _ = channel.recv(timeout=START_TIMEOUT_S)
+        except (EOFError, TimeoutError, ProtocolError, OSError):
+            interpreter.close()
+            raise SandboxError("a new interpreter did not start") from None
+        interpreter.pid = int(ready.get("pid") or 0)
+        self._interpreters.add(interpreter)
+        return interpreter
+
+    def _new_name(self) -> str:
+        self._next_id += 1
+        return f"i{self._next_id}"
+
+    def _retain(self, family: int) -> None:
+        with self._lock:
+            self._families[family] = self._families.get(family, 0) + 1
+
+    def _release(self, family: int) -> None:
+        with self._lock:
+            left = self._families.get(family, 0) - 1
+            if left > 0:
+                self._families[family] = left
+                return
+            self._families.pop(family, None)
+            self._template_request({"op": "release", "family": family})
+
+    def _kill(self, family: int, pid: int) -> None:
+        with self._lock:
+            self._template_request({"op": "kill", "family": family, "pid": pid})
+
+    def _template_request(self, message: dict) -> dict | None:
+        if self._control is None or self._closed:
+            return None
+        try:
+            self._control.send(message)
+            reply, _ = self._control.recv(timeout=30)
+            return reply
+        except (EOFError, TimeoutError, ProtocolError, OSError):
+            return None
+
+
+# ======================================================================= interpreter
+
+
+class Interpreter:
+    """One sandboxed interpreter: a namespace that persists across `run` calls."""
+
+    def __init__(self, pool: SandboxPool, channel: Channel, family: int, tools: dict[str, Callable]):
+        self.pool = pool
+        self.tools = tools
+        self.pid = 0  # inside the sandbox's PID namespace
+        self._channel: Channel | None = channel
+        self._family = family
+        self._lock = threading.Lock()
+        self._steps = 0
+        self._dead_reason: str | None = None
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self._dead_reason is None
+
+    def run(self, code: str, timeout: float | None = None) -> ExecResult:
+        """Run one step's code; never raises for anything the code does."""
+        with self._lock:
+            if self._closed:
+                raise SandboxError("this interpreter is closed")
+            started = time.perf_counter()
+            if self._dead_reason is not None:
+                return _sandbox_error(self._dead_reason, started)
+            self._steps += 1
+            wall = float(timeout or self.pool.policy.wall_time_s)
+            message = {
+                "op": "run",
+                "code": str(code),
+                "step": self._steps,
+                "wall_time_s": wall,
+                "cpu_time_s": max(self.pool.policy.cpu_time_s, wall if timeout else 0),
+            }
+            tool_calls: list[ToolCall] = []
+            try:
+                self._channel.send(message)
+                while True:
+                    reply, fds = self._channel.recv(timeout=wall + REPLY_GRACE_S)
+                    for fd in fds:
+                        os.close(fd)
+                    op = reply.get("op")
+                    if op == "tool":
+                        self._serve_tool(reply, tool_calls)
+                    elif op == "result":
+                        return _exec_result(reply, tool_calls, started)
+                    else:
+                        raise ProtocolError(f"unexpected message {op!r}")
+            except TimeoutError:
+                self._die("the interpreter process stopped answering and was killed")
+            except (EOFError, ProtocolError, OSError) as exc:
+                self._die(f"the interpreter process died ({type(exc).__name__})")
+            result = _sandbox_error(self._dead_reason, started)
+            result.tool_calls = tool_calls
+            return result
+
+    def fork(self) -> Interpreter:
+        """An independent copy of this interpreter's state (variables, imports, scratch files)."""
+        with self._lock:
+            if self._closed or self._dead_reason is not None:
+                raise SandboxError("cannot fork a closed or dead interpreter")
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self._channel.send({"op": "fork", "scratch": self.pool._new_name()}, fds=[theirs.fileno()])
+                theirs.close()
+                reply, _ = self._channel.recv(timeout=START_TIMEOUT_S)
+            except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
+                theirs.close()
+                ours.close()
+                self._die(f"the interpreter process died while forking ({type(exc).__name__})")
+                raise SandboxError(self._dead_reason) from None
+            if reply.get("op") != "forked":
+                ours.close()
+                raise SandboxError(str(reply.get("error", "the interpreter could not be forked")))
+            channel = Channel(ours)
+            self.pool._retain(self._family)
+            child = Interpreter(self.pool, channel, self._family, self.tools)
+            child._steps = self._steps
+            try:
+                ready, _ = channel.recv(timeout=START_TIMEOUT_S)
+            except (EOFError, TimeoutError, ProtocolError, OSError):
+                child.close()
+                raise SandboxError("the forked interpreter did not start") from None
+            child.pid = int(ready.get("pid") or 0)
+            self.pool._interpreters.add(child)
+            return child
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._mark_closed()
+
+    def _mark_closed(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._channel is not None:
+            self._channel.close()  # the interpreter process exits on end-of-file
+            self._channel = None
+        if not self.pool._closed:
+            self.pool._release(self._family)
+
+    def _die(self, reason: str) -> None:
+        self._dead_reason = reason
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self.pid:
+            self.pool._kill(self._family, self.pid)
+
+    def __enter__(self) -> Interpreter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            if not self._closed and self._channel is not None:
+                self._channel.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------- tools
+
+    def _serve_tool(self, request: dict, tool_calls: list[ToolCall]) -> None:
+        name = str(request.get("name", ""))
+        args = request.get("args") if isinstance(request.get("args"), list) else []
+        kwargs = request.get("kwargs") if isinstance(request.get("kwargs"), dict) else {}
+        tool = self.tools.get(name)
+        started = time.perf_counter()
+        output: str | None = None
+        error: str | None = None
+        retrieved: list[RetrievedDoc] = []
+        arguments = {"args": args, "kwargs": kwargs}
+        if tool is None:
+            error = f"there is no tool named {name!r}"
+        else:
+            try:
+                arguments = _bind_arguments(tool, args, kwargs)
+                value = tool(*args, **kwargs)
+                if isinstance(value, ToolOutput):
+                    output, retrieved = value.text, list(value.retrieved)
+                elif isinstance(value, str):
+                    output = value
+                else:
+                    output = value  # any JSON value travels as is
+                    json.dumps(value)
+            except TrajkitError as exc:
+                error = exc.one_line()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        latency = (time.perf_counter() - started) * 1000
+        text = output if isinstance(output, str) or output is None else json.dumps(output, ensure_ascii=False)
+        tool_calls.append(
+            ToolCall(
+                name=name,
+                arguments=json.dumps(arguments, ensure_ascii=False, default=str),
+                output=text,
+                error=error,
+                latency_ms=latency,
+                retrieved=retrieved,
+            )
+        )
+        self._channel.send({"op": "tool_result", "output": None if error else output, "error": error})
+
+
+def _bind_arguments(tool: Callable, args: list, kwargs: dict) -> dict:
+    try:
+        signature = inspect.signature(tool)
+    except (TypeError, ValueError):
+        return {"args": args, "kwargs": kwargs}
+    bound = signature.bind(*args, **kwargs)  # TypeError names the wrong argument
+    return dict(bound.arguments)
+
+
+def _check_tools(tools: dict[str, Callable]) -> dict[str, Callable]:
+    for name, tool in tools.items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ConfigError(f"tool name {name!r} is not a valid Python identifier", where="tools")
+        if name in ("final_answer", "print"):
+            raise ConfigError(f"tool name {name!r} is reserved", where="tools")
+        if not callable(tool):
+            raise ConfigError(f"tool {name!r} is not callable", where="tools")
+    return dict(tools)
+
+
+# ============================================================================ helpers
+
+
+def _exec_result(reply: dict, tool_calls: list[ToolCall], started: float) -> ExecResult:
+    error = None
+    raw = reply.get("error")
+    if isinstance(raw, dict):
+        try:
+            error = StepError(
+                type=raw.get("type"),
+                message=str(raw.get("message", ""))[:5000],
+                exception=raw.get("exception") if isinstance(raw.get("exception"), str) else None,
+                line=raw.get("line") if isinstance(raw.get("line"), int) else None,
+            )
+        except Exception:
+            error = StepError(type="sandbox_error", message=f"malformed error from the sandbox: {raw!r}"[:2000])
+    stdout = reply.get("stdout")
+    value = reply.get("value")
+    return ExecResult(
+        stdout=stdout if isinstance(stdout, str) else "",
+        value=value if isinstance(value, str) else None,
+        final_answer=reply.get("answer") if reply.get("answered") is True else None,
+        answered=reply.get("answered") is True,
+        error=error,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        tool_calls=tool_calls,
+        rolled_back=reply.get("rolled_back") is True,
+        stdout_dropped=reply.get("stdout_dropped") if isinstance(reply.get("stdout_dropped"), int) else 0,
+    )
+
+
+def _sandbox_error(reason: str, started: float) -> ExecResult:
+    return ExecResult(
+        error=StepError(type="sandbox_error", message=reason),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        rolled_back=True,
+    )
+
+
+def _launchers() -> list[tuple[str, list[str]]]:
+    """Ways to start the template, strongest first."""
+    unshare = shutil.which("unshare") or next(
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.path.exists(p)), None
+    )
+    if not sys.platform.startswith("linux"):
+        return [("plain", [])]
+    options = []
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    if unshare:
+        options.append(
+            ("namespaces", [unshare, *user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"])
+        )
+        options.append(("network-namespace", [unshare, *user, "--net"]))
+    options.append(("plain", []))
+    return options
+
+
+def _launch_environment() -> dict[str, str]:
+    # Nothing from the parent's environment: no API keys, tokens, proxies or paths.
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    try:
+        process.kill()
+        process.wait(timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+def _count_user_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+# ======================================================================= shared pool
+
+_LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
+_DEFAULT_POOL: SandboxPool | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_pool() -> SandboxPool:
+    """A process-wide pool with the default policy, started on first use."""
+    global _DEFAULT_POOL
+    with _DEFAULT_LOCK:
+        if _DEFAULT_POOL is None or _DEFAULT_POOL._closed:
+            _DEFAULT_POOL = SandboxPool()
+        return _DEFAULT_POOL
+
+
+@atexit.register
+def _close_all_pools() -> None:
+    for pool in list(_LIVE_POOLS):
+        try:
+            pool.close()
+        except Exception:
+            pass
+
+
+Sandbox = SandboxPool
