@@ -36,6 +36,9 @@ test: setup setup-services
 test-fast: setup
 	$(PY) -m pytest -q -m "not model and not server and not slow"
 
+experiment: setup
+	bash scripts/experiment.sh
+
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 

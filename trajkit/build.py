@@ -99,10 +99,11 @@ def plan_build(recipe: BuildRecipe, raw_recipe: dict, *, shard: tuple[int, int] 
     prompt = load_prompt(recipe.prompt, **_prompt_variables(recipe))
     cot = load_prompt("cot") if recipe.agent.first_thought_prefix else None
     teacher = recipe.teacher or {}
+    backend = str(teacher.get("backend", "local"))
     provenance = Provenance(
         kind=recipe.kind,
-        backend=str(teacher.get("backend", "local")),
-        model=str(teacher.get("model") or "SmolLM2-135M-Instruct"),
+        backend=backend,
+        model=_model_name(teacher, backend),
         sampling=recipe.sampling,
         prompt_template=prompt.id,
         prompt_hash=prompt.hash if cot is None else stable_hash([prompt.hash, cot.hash]),
@@ -126,6 +127,15 @@ def plan_build(recipe: BuildRecipe, raw_recipe: dict, *, shard: tuple[int, int] 
 
 IDENTITY_KEYS = ("sampling", "prompt", "agent", "tools", "mode", "kind")
 TEACHER_IDENTITY_KEYS = ("backend", "model", "prefix_mode", "chat_template", "dtype", "responses")
+
+
+def _model_name(teacher: dict, backend: str) -> str:
+    from trajkit.embedded import EMBEDDED_MODEL_NAME
+
+    model = teacher.get("model")
+    if model:
+        return str(model)
+    return EMBEDDED_MODEL_NAME if backend == "local" else backend
 
 
 def _identity_of(raw_recipe: dict) -> dict:

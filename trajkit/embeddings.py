@@ -9,6 +9,7 @@ model name) selects another sentence-transformers model.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 
 from trajkit.errors import MissingExtraError, TrajkitError
@@ -36,10 +37,28 @@ def load_model(location: str | None = None):
     except ImportError as exc:
         raise MissingExtraError("sentence-transformers", "embedded", "text embeddings") from exc
     location = location or model_location()
+    with _quiet_loading():
+        try:
+            return SentenceTransformer(location, device="cpu")
+        except OSError as exc:
+            raise TrajkitError(f"cannot load the embedding model: {exc}", where=location) from None
+
+
+@contextmanager
+def _quiet_loading():
+    """No "Loading weights" progress bar for a model that loads in a fraction of a second."""
     try:
-        return SentenceTransformer(location, device="cpu")
-    except OSError as exc:
-        raise TrajkitError(f"cannot load the embedding model: {exc}", where=location) from None
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def embed(texts: list[str], *, batch_size: int = 64, show_progress: bool = False):

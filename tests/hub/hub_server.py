@@ -167,6 +167,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.state.lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.state.lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
     # -------------------------------------------------------------------- plumbing
 
     def do_GET(self):
@@ -643,6 +653,7 @@ class HubServer(ThreadingHTTPServer):
     def __init__(self, tokens: dict[str, tuple[str, str]]):
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = HubState(tokens)
+        self.connections: set[socket.socket] = set()
         self.endpoint = f"http://127.0.0.1:{self.server_address[1]}"
         self._thread: threading.Thread | None = None
 
@@ -654,6 +665,12 @@ class HubServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        with self.state.lock:  # keep-alive connections would otherwise still be served
+            for connection in list(self.connections):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         if self._thread is not None:
             self._thread.join(timeout=10)
 

@@ -36,7 +36,7 @@ def test_push_and_pull_commands(hub, dataset, tmp_path):
     repo = f"{USER}/cli"
     push = run_cli("push", str(dataset.path), repo, "--config", "trajectories", "-m", "first version", env=hub.env)
     assert push.returncode == 0, push.stderr
-    assert f"repo: {repo}" in push.stdout and "uploaded: 4" in push.stdout
+    assert f"repo: {repo}" in push.stdout and "uploaded: 5" in push.stdout
     head = hub.repo(repo).commits[hub.repo(repo).branches["main"]]
     assert head.summary == "first version"
     pull = run_cli("pull", repo, str(tmp_path / "pulled"), env=hub.env)

@@ -131,7 +131,23 @@ def test_shards_split_large_splits(dataset, tmp_path):
     layout = build_layout(dataset, root, rows_per_shard=5)
     train = [f for f in layout.files() if f.startswith("trajectories/train-")]
     assert train == [f"trajectories/train-0000{i}-of-00003.parquet" for i in range(3)]
-    assert sum(pq.read_metadata(root / f).num_rows for f in train) == 14
+    assert [pq.read_metadata(root / f).num_rows for f in train] == [5, 5, 4]
+    # rows keep the dataset's order within their split, across the dataset's two shards
+    ids = [i for f in train for i in pq.read_table(root / f, columns=["trajectory_id"]).column(0).to_pylist()]
+    assert ids == [t.trajectory_id for t in dataset.trajectories() if t.task.split == "train"]
+    sft = [f for f in layout.files() if f.startswith("sft/train-")]
+    assert [pq.read_metadata(root / f).num_rows for f in sft] == [5, 5, 4]
+
+
+def test_compacting_a_dataset_does_not_change_the_published_files(dataset, tmp_path):
+    from trajkit.store import Dataset, compact
+
+    export_dataset(dataset, tmp_path / "before")
+    compact(dataset)
+    assert len(Dataset.open(dataset.path).manifest.shards) == 1
+    export_dataset(dataset.path, tmp_path / "after")
+    before, after = digest(tmp_path / "before"), digest(tmp_path / "after")
+    assert {k: v for k, v in before.items() if k != "README.md"} == {k: v for k, v in after.items() if k != "README.md"}
 
 
 def test_export_refuses_existing_output_and_invalid_data(dataset, tmp_path):

@@ -91,17 +91,28 @@ def test_changed_dataset_uploads_changed_files_and_removes_stale_shards_in_one_c
     assert len(hub.repo(REPO).history()) == 3
 
 
-def test_files_outside_the_managed_folders_are_kept(hub, dataset):
+def test_files_push_does_not_own_are_kept(hub, dataset, monkeypatch):
     from huggingface_hub import CommitOperationAdd, HfApi
+
+    from trajkit.hub import charts
 
     push_dataset(dataset, REPO)
     HfApi().create_commit(
-        REPO, [CommitOperationAdd("LICENSE", b"my license\n")], commit_message="add license", repo_type="dataset"
+        REPO,
+        [CommitOperationAdd("LICENSE", b"my license\n"), CommitOperationAdd("assets/logo.png", b"\x89PNG logo")],
+        commit_message="add license and logo",
+        repo_type="dataset",
     )
-    push_dataset(dataset, REPO, configs=["trajectories"])
+    monkeypatch.setattr(charts, "matplotlib_available", lambda: False)
+    result = push_dataset(dataset, REPO, configs=["trajectories"])
+    assert sorted(result.deleted) == [
+        "assets/accuracy_by_domain.png",
+        "assets/steps_histogram.png",
+        "sft/test-00000-of-00001.parquet",
+        "sft/train-00000-of-00001.parquet",
+    ]
     after = files_at_head(hub)
-    assert after["LICENSE"] == b"my license\n"
-    assert not any(path.startswith("sft/") for path in after)
+    assert after["LICENSE"] == b"my license\n" and after["assets/logo.png"] == b"\x89PNG logo"
 
 
 def test_push_to_a_branch(hub, dataset):
@@ -199,6 +210,21 @@ def test_invalid_dataset_is_not_published(hub, dataset):
     assert hub.state.requests == []
 
 
+def test_unreachable_hub(hub, dataset, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    with pytest.raises(ServiceError, match="connection to the Hub failed") as info:
+        push_dataset(dataset, REPO, endpoint=endpoint)
+    assert endpoint in str(info.value) and "run the same command again" in str(info.value)
+    with pytest.raises(ServiceError, match="connection to the Hub failed"):
+        pull_dataset(REPO, tmp_path / "pulled", endpoint=endpoint)
+    assert not (tmp_path / "pulled").exists()
+
+
 def test_empty_dataset_is_not_published(hub, tmp_path):
     from trajkit.store import Dataset
 
@@ -213,7 +239,7 @@ def test_connection_dropped_during_commit_publishes_nothing_and_a_retry_complete
     before = files_at_head(hub)
     head = hub.repo(REPO).branches["main"]
     hub.fail_next("commit", "drop")
-    with pytest.raises(ServiceError, match="nothing was published") as info:
+    with pytest.raises(ServiceError, match="nothing of this push was published") as info:
         push_dataset(dataset, REPO)
     assert "run the same command again" in str(info.value)
     assert hub.repo(REPO).branches["main"] == head
@@ -251,7 +277,7 @@ def test_dropped_lfs_upload_is_survived(hub, dataset):
     try:
         result = push_dataset(dataset, REPO)
     except ServiceError as exc:  # the client gave up: nothing was published, a retry completes
-        assert "nothing was published" in str(exc) or "connection" in str(exc)
+        assert "nothing of this push was published" in str(exc)
         result = push_dataset(dataset, REPO)
     assert result.committed
     digest = hashlib.sha256(files_at_head(hub)["trajectories/train-00000-of-00001.parquet"]).hexdigest()

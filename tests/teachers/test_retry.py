@@ -1,6 +1,6 @@
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from trajkit.teachers.retry import RetryPolicy, is_retryable_status, parse_retry_after
 

@@ -58,10 +58,10 @@ def serve_command(home: Home = None, port: Annotated[int | None, typer.Option(he
     previous = signal.signal(signal.SIGTERM, stop_on_term)
     try:
         info = server.start()
-        out.print(f"[bold]Argilla[/] is running at [link={info.url}]{info.url}[/link]", markup=True)
-        out.print(f"  log in:  username [bold]{info.username}[/]  password [bold]{info.password}[/]", markup=True)
-        out.print(f"  API key: [bold]{info.api_key}[/]", markup=True)
-        out.print(f"  data:    {info.home}")
+        out.print(f"[bold]Argilla[/] is running at [link={info.url}]{info.url}[/link]", markup=True, soft_wrap=True)
+        out.print(f"  log in:  username [bold]{info.username}[/]  password [bold]{info.password}[/]", markup=True, soft_wrap=True)
+        out.print(f"  API key: [bold]{info.api_key}[/]", markup=True, soft_wrap=True)
+        out.print(f"  data:    {info.home}", soft_wrap=True)
         out.print("  push trajectories with: trajkit review push DATASET   ·   stop with Ctrl-C", style="dim")
         while True:
             time.sleep(1)
@@ -108,7 +108,7 @@ def push_command(
             dataset, target, where=where, name=name, workspace=workspace, batch_size=batch_size,
             vectors=vectors, on_batch=on_batch, on_total=lambda n: progress.update(task, total=n),
         )
-    console().print(f"review at: [link={result.dataset_url}]{result.dataset_url}[/link]", markup=True)
+    console().print(f"review at: {result.dataset_url}", soft_wrap=True, highlight=False)
     print_summary(
         "review push",
         {

@@ -85,6 +85,8 @@ def export_command(
     if len(dataset) < 2:
         raise InputError("give at least one dataset and the output file", fix="trajkit sft export DATASET OUT.parquet")
     *sources, out = dataset
+    if Path(out).suffix.lower() not in (".jsonl", ".parquet"):
+        raise InputError("the output file must end in .jsonl or .parquet", where=out)
     base = load_recipe(recipe) if recipe else None
     raw = base.model_dump() if base else {"output_dir": "unused", "dataset": sources}
     raw["dataset"] = sources

@@ -111,8 +111,6 @@ def push(
     on_total: Callable[[int], None] | None = None,
 ) -> PushResult:
     """Push the trajectories of a dataset (optionally those matching `where`) to Argilla."""
-    import argilla as rg  # noqa: F401  (checked in connect)
-
     from trajkit.curate.records import to_record
 
     source, trajectories = select_trajectories(dataset_path, where)  # bad input fails before any remote change
@@ -124,7 +122,7 @@ def push(
     if on_total:
         on_total(len(trajectories))
     embeddings = question_vectors(trajectories) if vectors and trajectories else [None] * len(trajectories)
-    import argilla as rg
+    import argilla as rg  # present: connect() checked
 
     size = max(1, min(batch_size, MAX_BATCH))
     pushed = 0

@@ -15,6 +15,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, DPI = 6.4, 3.6, 100
+STEPS_HISTOGRAM = "steps_histogram.png"
+ACCURACY_BY_DOMAIN = "accuracy_by_domain.png"
+CHART_FILES = (STEPS_HISTOGRAM, ACCURACY_BY_DOMAIN)  # every chart trajkit may publish
 CORRECT, INCORRECT, UNGRADED = "#2a9d8f", "#e76f51", "#9e9e9e"
 
 
@@ -42,12 +45,12 @@ def draw_charts(stats: dict[str, list[dict]], steps_by_outcome: list[dict], root
     charts = []
     (root / assets_dir).mkdir(parents=True, exist_ok=True)
     if steps_by_outcome:
-        chart = Chart(f"{assets_dir}/steps_histogram.png", "Steps per trajectory", "Histogram of steps per trajectory, by outcome")
+        chart = Chart(f"{assets_dir}/{STEPS_HISTOGRAM}", "Steps per trajectory", "Histogram of steps per trajectory, by outcome")
         _steps_histogram(steps_by_outcome, root / chart.path)
         charts.append(chart)
     graded = [row for row in stats.get("domains", []) if row.get("accuracy") is not None]
     if graded:
-        chart = Chart(f"{assets_dir}/accuracy_by_domain.png", "Accuracy by source and domain", "Bar chart of the share of correct trajectories per source and domain")
+        chart = Chart(f"{assets_dir}/{ACCURACY_BY_DOMAIN}", "Accuracy by source and domain", "Bar chart of the share of correct trajectories per source and domain")
         _accuracy_by_domain(graded, root / chart.path)
         charts.append(chart)
     return charts

@@ -26,8 +26,15 @@ CONFIGS = ("trajectories", "sft")
 DEFAULT_CONFIG = "trajectories"
 CARD = "README.md"
 ASSETS_DIR = "assets"
-# Directories push owns in a repo: files there that the new layout lacks are stale and removed.
-MANAGED_DIRS = (*CONFIGS, ASSETS_DIR)
+# What push owns in a repo: files there that the new layout lacks are stale and removed. Other
+# files (a LICENSE, the user's own images in assets/, ...) are left alone.
+MANAGED_DIRS = CONFIGS
+
+
+def is_managed(path: str) -> bool:
+    from trajkit.hub.charts import CHART_FILES
+
+    return any(path.startswith(f"{d}/") for d in MANAGED_DIRS) or path in {f"{ASSETS_DIR}/{c}" for c in CHART_FILES}
 ROWS_PER_SHARD = 20_000
 ROWS_PER_ROW_GROUP = 1_000  # small row groups keep the dataset viewer's page reads small
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")  # what `datasets` accepts as a split name
@@ -93,33 +100,107 @@ def write_data(
     *,
     rows_per_shard: int = ROWS_PER_SHARD,
 ) -> Layout:
-    """Write the Parquet shards of `configs` under `root`; returns the layout (no card yet)."""
+    """Write the Parquet shards of `configs` under `root`; returns the layout (no card yet).
+
+    Streams the dataset batch by batch (memory bounded by a row group per output file).
+    Splits come in order of first appearance, rows within a split in dataset order. Row
+    groups are cut at fixed row counts, so the bytes depend on the rows only, not on how the
+    dataset happens to be sharded (a compacted dataset publishes the same files).
+    """
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    counts: dict[str, int] = {}
+    for path in dataset.shard_paths():
+        column = pq.read_table(path, columns=["task"]).column("task")
+        for value in pc.struct_field(column, "split").to_pylist():
+            counts[value] = counts.get(value, 0) + 1
+    names = split_names(counts)
+    layout = Layout(root=root, configs=configs, splits={}, split_names=names)
+    writers: dict[tuple[str, str], _SplitWriter] = {}
+    for value, rows in counts.items():
+        split = names[value]
+        layout.splits[split] = rows
+        count = max(1, -(-rows // rows_per_shard))
+        for config in configs:
+            paths = [shard_name(config, split, index, count) for index in range(count)]
+            layout.data_files.setdefault(config, {})[split] = paths
+            writers[(config, value)] = _SplitWriter(root, paths, rows_per_shard, sft=config == "sft")
+    for table in _batches(dataset):
+        split_column = pc.struct_field(table.column("task"), "split")
+        for value in dict.fromkeys(split_column.to_pylist()):
+            rows = table.filter(pc.equal(split_column, value))
+            for config in configs:
+                writers[(config, value)].add(rows)
+    for writer in writers.values():
+        writer.close()
+    return layout
+
+
+def _batches(dataset: Dataset, batch_size: int = ROWS_PER_ROW_GROUP):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from trajkit.schema import arrow_schema
 
-    table = dataset.to_arrow().cast(arrow_schema())
-    split_column = pc.struct_field(table.column("task"), "split")
-    values = split_column.to_pylist()
-    names = split_names(values)
-    # Splits in order of first appearance, rows within a split in dataset order.
-    order = list(dict.fromkeys(values))
-    layout = Layout(root=root, configs=configs, splits={}, split_names=names)
-    for value in order:
-        split = names[value]
-        rows = table.filter(pc.equal(split_column, value))
-        layout.splits[split] = rows.num_rows
-        count = max(1, -(-rows.num_rows // rows_per_shard))
-        for config in configs:
-            paths = []
-            for index in range(count):
-                chunk = rows.slice(index * rows_per_shard, rows_per_shard)
-                path = shard_name(config, split, index, count)
-                out = chunk if config == "trajectories" else sft_table(chunk)
-                _write_parquet(out, root / path)
-                paths.append(path)
-            layout.data_files.setdefault(config, {})[split] = paths
-    return layout
+    schema = arrow_schema()
+    for path in dataset.shard_paths():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+            yield pa.Table.from_batches([batch]).cast(schema)
+
+
+class _SplitWriter:
+    """Writes one config's rows of one split into its shard files, in fixed-size row groups."""
+
+    def __init__(self, root: Path, paths: list[str], rows_per_shard: int, *, sft: bool):
+        self.root, self.paths, self.rows_per_shard, self.sft = root, paths, rows_per_shard, sft
+        self.index = 0  # current output file
+        self.in_file = 0  # rows written to it
+        self.pending: list = []  # tables not yet written
+        self.pending_rows = 0
+        self.writer = None
+
+    def add(self, rows) -> None:
+        self.pending.append(rows)
+        self.pending_rows += rows.num_rows
+        while self.pending_rows >= self._next_group():
+            self._write_group(self._next_group())
+
+    def close(self) -> None:
+        while self.pending_rows:
+            self._write_group(min(self.pending_rows, self._next_group()))
+        self._finish_file()
+
+    def _next_group(self) -> int:
+        return min(ROWS_PER_ROW_GROUP, self.rows_per_shard - self.in_file)
+
+    def _write_group(self, size: int) -> None:
+        import pyarrow as pa
+
+        table = pa.concat_tables(self.pending).combine_chunks()
+        group, rest = table.slice(0, size), table.slice(size)
+        self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        if self.writer is None:
+            self._open()
+        out = sft_table(group) if self.sft else group
+        self.writer.write_table(out.combine_chunks(), row_group_size=size)
+        self.in_file += size
+        if self.in_file == self.rows_per_shard:
+            self._finish_file()
+
+    def _open(self) -> None:
+        from trajkit.schema import arrow_schema
+
+        path = self.root / self.paths[self.index]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = _parquet_writer(path, sft_schema() if self.sft else arrow_schema())
+
+    def _finish_file(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            self.index += 1
+            self.in_file = 0
 
 
 def sft_schema():
@@ -176,17 +257,12 @@ def sft_table(rows):
     return pa.Table.from_pylist(sft_rows(rows), schema=sft_schema())
 
 
-def _write_parquet(table, path: Path) -> None:
+def _parquet_writer(path: Path, schema):
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    options = {
-        "compression": "zstd",
-        "row_group_size": max(1, min(table.num_rows, ROWS_PER_ROW_GROUP)),
-        "write_page_index": True,
-    }
+    options = {"compression": "zstd", "write_page_index": True}
     try:
         # Content-defined pages let the Hub's storage deduplicate unchanged parts of a re-push.
-        pq.write_table(table, path, use_content_defined_chunking=True, **options)
+        return pq.ParquetWriter(path, schema, use_content_defined_chunking=True, **options)
     except TypeError:  # pyarrow < 21
-        pq.write_table(table, path, **options)
+        return pq.ParquetWriter(path, schema, **options)

@@ -3,7 +3,8 @@
 Push builds the repository layout (trajkit.hub.build) in a temporary folder, compares every
 file with the remote one (sha256 of LFS files, git blob sha1 of regular files, as the Hub's
 tree listing reports them) and sends one commit holding exactly the changed files plus the
-deletion of stale files in the folders push owns (`trajectories/`, `sft/`, `assets/`).
+deletion of stale files that push owns (`trajectories/`, `sft/` and trajkit's chart images);
+other files of the repository are kept, and README.md is regenerated.
 Pushing the same dataset again therefore sends nothing and makes no commit.
 
 Safety of interrupted pushes: the Hub applies a commit whole or not at all, so a push that
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajkit.errors import InputError, ServiceError, TrajkitError
-from trajkit.hub.layout import CARD, MANAGED_DIRS
+from trajkit.hub.layout import CARD, is_managed
 from trajkit.store import Dataset
 
 REPO_TYPE = "dataset"
@@ -220,7 +221,8 @@ def hub_errors(stage: str, *, repo_id: str, endpoint: str | None, token: str | N
             raise ServiceError(
                 f"cannot {stage}: connection to the Hub failed ({scrub(_short(exc))})",
                 where=where,
-                fix="check the network and HF_ENDPOINT, then run the same command again (it resumes)",
+                fix="check the network and HF_ENDPOINT, then run the same command again "
+                "(it resumes: files already uploaded are not sent twice)",
             ) from None
         raise ServiceError(f"cannot {stage}: {scrub(_short(exc))}", where=where, fix="run the same command again") from None
 
@@ -282,9 +284,7 @@ def plan_changes(root: Path, local: list[str], remote: dict[str, object]) -> Pla
     for path in local:
         (unchanged if same_content(file_hash(root / path), remote.get(path)) else upload).append(path)
     wanted = set(local)
-    delete = sorted(
-        path for path in remote if path not in wanted and any(path.startswith(f"{d}/") for d in MANAGED_DIRS)
-    )
+    delete = sorted(path for path in remote if path not in wanted and is_managed(path))
     return Plan(upload=upload, delete=delete, unchanged=unchanged)
 
 
@@ -383,11 +383,8 @@ def push_dataset(
         except ServiceError as exc:
             landed = _landed_after_failure(api, repo_id, branch, head, root, local, token=token, endpoint=endpoint)
             if landed is None:
-                raise ServiceError(
-                    f"{exc.what}; nothing was published (the repository is still at its previous commit)",
-                    where=exc.where,
-                    fix="run the same command again: files already uploaded are not sent twice",
-                ) from None
+                # Commits are atomic: the repository holds none of this push's changes.
+                raise ServiceError(f"{exc.what}; nothing of this push was published", where=exc.where, fix=exc.fix) from None
             commit, result.recovered = landed, True
         result.commit = commit
         result.uploaded, result.deleted = plan.upload, plan.delete

@@ -161,10 +161,12 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         raise ConfigError("a recipe is a YAML mapping (model:, dataset:, training:, ...)", where=str(path))
     for override in overrides or []:
         _apply_override(raw, override)
-    return validate_recipe(raw, where=str(path), root=root)
+    keys = [o.partition("=")[0].strip() for o in overrides or []]
+    return validate_recipe(raw, where=str(path), root=root, override_keys=keys)
 
 
-def validate_recipe(raw: dict, *, where: str = "recipe", root=None) -> Recipe:
+def validate_recipe(raw: dict, *, where: str = "recipe", root=None,
+                    override_keys: list[str] | None = None) -> Recipe:
     """Validate a recipe mapping; errors name the key path (and its line, given the YAML node)."""
     try:
         return Recipe.model_validate(raw)
@@ -173,7 +175,13 @@ def validate_recipe(raw: dict, *, where: str = "recipe", root=None) -> Recipe:
         keys = [str(k) for k in error["loc"] if not str(k).startswith("function-")]
         dotted = ".".join(keys) or "(top level)"
         line = _line_of(root, keys) if root is not None else None
-        place = f"{where}:{line}: {dotted}" if line else f"{where}: {dotted}"
+        overridden = [k for k in override_keys or [] if dotted == k or dotted.startswith(k + ".")]
+        if overridden:
+            place = f"--set {dotted}"
+        elif line:
+            place = f"{where}:{line}: {dotted}"
+        else:
+            place = f"{where}: {dotted}"
         what = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{what}{more}", where=place, fix=_fix_for(error, keys)) from None

@@ -48,7 +48,7 @@ _MANAGED_FIELDS = {
     "gradient_accumulation_steps", "max_length", "packing", "packing_strategy", "bf16", "fp16",
     "gradient_checkpointing", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
     "optim", "logging_steps", "save_strategy", "save_steps", "report_to", "seed", "data_seed",
-    "assistant_only_loss", "completion_only_loss", "dataset_text_field",
+    "assistant_only_loss", "completion_only_loss", "dataset_text_field", "activation_checkpointing",
 }  # fmt: skip
 
 
@@ -219,6 +219,15 @@ def training_dataset(examples: list[Example]):
 def sft_config(recipe: Recipe, output_dir: Path):
     """The TRL `SFTConfig`, every version-sensitive default set explicitly."""
     trl = require("trl", "train", "training")
+    try:
+        return trl.SFTConfig(**sft_config_kwargs(recipe, output_dir))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"TRL refused the training settings: {exc}", where="training") from None
+
+
+def sft_config_kwargs(recipe: Recipe, output_dir: Path) -> dict:
+    """The keyword arguments of `trl.SFTConfig` for a recipe (checked against its fields)."""
+    trl = require("trl", "train", "training")
     t = recipe.training
     fields = {f.name for f in dataclasses.fields(trl.SFTConfig)}
     for key in t.extra:
@@ -256,11 +265,10 @@ def sft_config(recipe: Recipe, output_dir: Path):
         assistant_only_loss=False,  # our masks, not the template's generation markers
         completion_only_loss=False,
     )
+    if "activation_checkpointing" in fields:  # transformers 5 name; the old one is an alias
+        kwargs["activation_checkpointing"] = t.gradient_checkpointing
     kwargs.update(t.extra)
-    try:
-        return trl.SFTConfig(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"TRL refused the training settings: {exc}", where="training") from None
+    return kwargs
 
 
 def load_model(recipe: Recipe, model_path: str):

@@ -102,9 +102,10 @@ class FaultProxy:
     def stop(self) -> None:
         async def shutdown() -> None:
             self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         if self._server is not None:
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)

@@ -157,7 +157,9 @@ class OpenAICompatBackend(BackendBase):
         if self.prefix_mode == "completions":
             part = await self._with_retries(lambda: self._completion(request, n, seed))
         else:
-            part = await self._with_retries(lambda: self._chat(request, n, seed))
+            part = await self._with_retries(
+                lambda: self._chat(request, n, seed), prefixed=request.assistant_prefix is not None
+            )
         stop = request.sampling.stop
         if stop:  # servers differ in honouring or echoing stop strings: make it uniform
             trimmed = []
@@ -226,7 +228,9 @@ class OpenAICompatBackend(BackendBase):
 
     # ------------------------------------------------------------------ retries
 
-    async def _with_retries(self, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(
+        self, operation: Callable[[], Awaitable[T]], *, prefixed: bool = False
+    ) -> T:
         attempts = self._policy.max_retries + 1
         for attempt in range(attempts):
             try:
@@ -237,7 +241,7 @@ class OpenAICompatBackend(BackendBase):
             except (self._openai.OpenAIError, TimeoutError) as exc:
                 failure = self._classify(exc)
             if not failure.retryable:
-                raise self._refusal(failure)
+                raise self._refusal(failure, prefixed)
             if attempt + 1 == attempts:
                 raise TeacherError(
                     f"the teacher server failed after {attempts} attempts (last: {failure.detail})",
@@ -275,7 +279,7 @@ class OpenAICompatBackend(BackendBase):
         # a malformed or truncated body (a proxy cut it, a server crashed mid-write)
         return _Failure(True, None, None, _short(_describe(exc)))
 
-    def _refusal(self, failure: _Failure) -> TeacherError:
+    def _refusal(self, failure: _Failure, prefixed: bool) -> TeacherError:
         status = failure.status
         if status in (401, 403):
             key = self._api_key_env or "the API key variable"
@@ -293,6 +297,9 @@ class OpenAICompatBackend(BackendBase):
                 f"the server rejected the request ({failure.detail})",
                 "check the sampling parameters, the model name and the prompt length",
             )
+            if prefixed:
+                fix += "; servers other than vLLM may refuse continue_final_message: set "
+                fix += "teacher.prefix_mode: completions"
         return TeacherError(what, where=self.base_url, fix=fix, status=status, retryable=False)
 
 

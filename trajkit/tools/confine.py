@@ -97,9 +97,17 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
         raise OSError(err, f"prctl({option}): {os.strerror(err)}")
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None):
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+):
     fn = libc().mount
-    fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    fn.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+    ]
     encode = lambda s: None if s is None else os.fsencode(s)  # noqa: E731
     if fn(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
         err = ctypes.get_errno()
@@ -112,7 +120,7 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 def prepare_template(config: dict) -> tuple[dict, str]:
     """Set up the template process. Returns (protections report, scratch root)."""
     report: dict[str, str] = {}
-    in_userns = _in_user_namespace()
+    in_userns = in_user_namespace()
     pid_ns = os.getpid() == 1
     report["processes"] = (
         "private PID namespace: host processes are invisible; everything is killed when the "
@@ -171,7 +179,7 @@ def prepare_template(config: dict) -> tuple[dict, str]:
     return report, scratch_root
 
 
-def _in_user_namespace() -> bool:
+def in_user_namespace() -> bool:
     try:
         with open("/proc/self/uid_map") as handle:
             fields = handle.read().split()
@@ -220,7 +228,9 @@ def _setup_mounts(config: dict) -> tuple[list[str], list[str], list[str]]:
         if d not in ("/", "/tmp") and os.path.isdir(d)
     ]
     hidden = [d for d in hidden if not any(_within(o, d) and o != d for o in hidden)]
-    needed = _outermost(os.path.realpath(p) for p in config.get("needed_roots", []) if os.path.exists(p))
+    needed = _outermost(
+        os.path.realpath(p) for p in config.get("needed_roots", []) if os.path.exists(p)
+    )
     exposed = [r for r in needed if any(_within(h, r) for h in hidden)]
     for index, root in enumerate(exposed):
         stage = f"{staging}/{index}"
@@ -440,7 +450,11 @@ def python_roots() -> list[str]:
         except KeyError:
             pass
     for entry in sys.path:
-        if entry and os.path.isdir(entry) and ("site-packages" in entry or "dist-packages" in entry):
+        if (
+            entry
+            and os.path.isdir(entry)
+            and ("site-packages" in entry or "dist-packages" in entry)
+        ):
             roots.add(entry)
     import trajkit
 

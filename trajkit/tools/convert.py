@@ -74,7 +74,11 @@ _NO = _Missing()
 
 
 def _key(key: Any) -> str:
-    converted = to_jsonable(key, MAX_DEPTH)
+    if isinstance(key, str):
+        return key
+    converted = to_jsonable(key, MAX_DEPTH)  # numpy/sympy scalars -> plain numbers
+    if isinstance(converted, list | dict):
+        return _text(key)  # tuple keys read as "(1, 2)"
     return converted if isinstance(converted, str) else _text(converted)
 
 

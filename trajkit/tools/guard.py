@@ -293,7 +293,9 @@ def install_import_guard(state: GuardState) -> None:
     allowed_text = ", ".join(sorted(state.allowed_imports))
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if state.guarded and _from_model_code(globals):
+        # Judge the frame that is importing, not the `globals` argument it passes: library
+        # code may call __import__ without globals, and model code may pass forged ones.
+        if state.guarded and _from_model_code(sys._getframe(1).f_globals):
             if level:
                 raise ForbiddenImport("relative imports are not available in the sandbox")
             top = str(name).partition(".")[0]
@@ -315,6 +317,23 @@ def _from_model_code(globals_) -> bool:
         return True
     module = sys.modules.get(name)
     return module is None or getattr(module, "__dict__", None) is not globals_
+
+
+def install_thread_guard(state: GuardState) -> None:
+    """Threads have no audit event in CPython 3.11: wrap the functions that start them."""
+    import _thread
+
+    real_start = _thread.start_new_thread
+
+    def start_new_thread(function, args, kwargs=None):
+        if state.guarded:
+            raise ForbiddenOperation("starting threads is not allowed in the sandbox")
+        return real_start(function, args, *([] if kwargs is None else [kwargs]))
+
+    _thread.start_new_thread = _thread.start_new = start_new_thread
+    threading = sys.modules.get("threading")
+    if threading is not None and hasattr(threading, "_start_new_thread"):
+        threading._start_new_thread = start_new_thread
 
 
 # -------------------------------------------------------------------------- builtins

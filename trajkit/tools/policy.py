@@ -76,7 +76,9 @@ class SandboxPolicy:
                 fix="use at least 256",
             )
         if self.max_open_files < 32:
-            raise ConfigError("max_open_files must be at least 32", where="SandboxPolicy.max_open_files")
+            raise ConfigError(
+                "max_open_files must be at least 32", where="SandboxPolicy.max_open_files"
+            )
         for name in (*self.allowed_imports, *self.preimport):
             if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
                 raise ConfigError(

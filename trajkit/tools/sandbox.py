@@ -10,8 +10,11 @@ Public API::
         r = interp.run("x * 10")                 # r.value == '20' (the last expression)
         copies = [interp.fork() for _ in range(8)]   # self-consistent action generation:
         results = [c.run(code) for c, code in zip(copies, candidates)]  # each on its own copy
-        r = interp.run("final_answer(x)")        # r.answered is True, r.final_answer == 2
-        interp.close()
+        winner = copies[best]                    # adopt the voted candidate's state:
+        for c in [interp, *copies]:              #   keep its copy, close the rest
+            if c is not winner: c.close()
+        r = winner.run("final_answer(x)")        # r.answered is True, r.final_answer == 2
+        winner.close()
 
 `ExecResult` carries stdout (capped), the last expression's value (as text), the final
 answer (a JSON value: numpy/sympy converted by `trajkit.tools.convert`), a typed
@@ -205,7 +208,9 @@ class SandboxPool:
         except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
             _terminate(process)
             control.close()
-            raise SandboxError(f"the sandbox process did not start ({type(exc).__name__})") from None
+            raise SandboxError(
+                f"the sandbox process did not start ({type(exc).__name__})"
+            ) from None
         if reply.get("op") != "ready":
             _terminate(process)
             control.close()
@@ -286,13 +291,20 @@ class SandboxPool:
                 name = self._new_name()
                 try:
                     self._control.send(
-                        {"op": "spawn", "family": family, "scratch": name, "tools": sorted(all_tools)},
+                        {
+                            "op": "spawn",
+                            "family": family,
+                            "scratch": name,
+                            "tools": sorted(all_tools),
+                        },
                         fds=[theirs.fileno()],
                     )
                     reply, _ = self._control.recv(timeout=START_TIMEOUT_S)
                 except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
                     self._stop_template()
-                    raise SandboxError(f"the sandbox template process failed ({type(exc).__name__})") from None
+                    raise SandboxError(
+                        f"the sandbox template process failed ({type(exc).__name__})"
+                    ) from None
                 if reply.get("op") != "spawned":
                     raise SandboxError(f"cannot create an interpreter: {reply.get('error', reply)}")
                 self._families[family] = self._families.get(family, 0) + 1
@@ -347,7 +359,9 @@ class SandboxPool:
 class Interpreter:
     """One sandboxed interpreter: a namespace that persists across `run` calls."""
 
-    def __init__(self, pool: SandboxPool, channel: Channel, family: int, tools: dict[str, Callable]):
+    def __init__(
+        self, pool: SandboxPool, channel: Channel, family: int, tools: dict[str, Callable]
+    ):
         self.pool = pool
         self.tools = tools
         self.pid = 0  # inside the sandbox's PID namespace
@@ -408,7 +422,9 @@ class Interpreter:
                 raise SandboxError("cannot fork a closed or dead interpreter")
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                self._channel.send({"op": "fork", "scratch": self.pool._new_name()}, fds=[theirs.fileno()])
+                self._channel.send(
+                    {"op": "fork", "scratch": self.pool._new_name()}, fds=[theirs.fileno()]
+                )
                 theirs.close()
                 reply, _ = self._channel.recv(timeout=START_TIMEOUT_S)
             except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
@@ -499,7 +515,11 @@ class Interpreter:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
-        text = output if isinstance(output, str) or output is None else json.dumps(output, ensure_ascii=False)
+        text = (
+            output
+            if isinstance(output, str) or output is None
+            else json.dumps(output, ensure_ascii=False)
+        )
         tool_calls.append(
             ToolCall(
                 name=name,
@@ -510,7 +530,9 @@ class Interpreter:
                 retrieved=retrieved,
             )
         )
-        self._channel.send({"op": "tool_result", "output": None if error else output, "error": error})
+        self._channel.send(
+            {"op": "tool_result", "output": None if error else output, "error": error}
+        )
 
 
 def _bind_arguments(tool: Callable, args: list, kwargs: dict) -> dict:
@@ -548,7 +570,9 @@ def _exec_result(reply: dict, tool_calls: list[ToolCall], started: float) -> Exe
                 line=raw.get("line") if isinstance(raw.get("line"), int) else None,
             )
         except Exception:
-            error = StepError(type="sandbox_error", message=f"malformed error from the sandbox: {raw!r}"[:2000])
+            error = StepError(
+                type="sandbox_error", message=f"malformed error from the sandbox: {raw!r}"[:2000]
+            )
     stdout = reply.get("stdout")
     value = reply.get("value")
     return ExecResult(
@@ -560,7 +584,9 @@ def _exec_result(reply: dict, tool_calls: list[ToolCall], started: float) -> Exe
         duration_ms=(time.perf_counter() - started) * 1000,
         tool_calls=tool_calls,
         rolled_back=reply.get("rolled_back") is True,
-        stdout_dropped=reply.get("stdout_dropped") if isinstance(reply.get("stdout_dropped"), int) else 0,
+        stdout_dropped=reply.get("stdout_dropped")
+        if isinstance(reply.get("stdout_dropped"), int)
+        else 0,
     )
 
 
@@ -583,7 +609,19 @@ def _launchers() -> list[tuple[str, list[str]]]:
     user = [] if os.geteuid() == 0 else ["--map-root-user"]
     if unshare:
         options.append(
-            ("namespaces", [unshare, *user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"])
+            (
+                "namespaces",
+                [
+                    unshare,
+                    *user,
+                    "--net",
+                    "--mount",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                ],
+            )
         )
         options.append(("network-namespace", [unshare, *user, "--net"]))
     options.append(("plain", []))

@@ -34,11 +34,9 @@ def open_toolbox(config, *, start_sandbox: bool = True) -> Toolbox:
     tools: dict[str, Any] = {}
     infos: list[ToolInfo] = []
     if config.retriever is not None:
-        from trajkit.tools.registry import search_tool_from_config
-
-        search, version = search_tool_from_config(config.retriever)
-        tools["search"] = search
-        infos.append(ToolInfo(name="search", version=version))
+        search = search_tool(config.retriever)
+        tools[search.name] = search
+        infos.append(search.info)
     pool = None
     if start_sandbox:
         from trajkit.tools.sandbox import SandboxPool
@@ -49,8 +47,28 @@ def open_toolbox(config, *, start_sandbox: bool = True) -> Toolbox:
     return Toolbox(pool=pool, tools=tools, infos=infos)
 
 
+SEARCH_NAME = "search"  # what the teacher and student prompts call it
+
+
+def search_tool(retriever_config):
+    """The search tool a `RetrieverConfig` describes: a remote API, an index, a corpus or builtin."""
+    from trajkit.tools.registry import SearchTool, open_retriever
+
+    spec = retriever_config.url or retriever_config.index or retriever_config.corpus or "builtin"
+    dense = retriever_config.mode != "bm25"
+    retriever = open_retriever(spec, dense=dense)
+    mode = None if retriever_config.url else retriever_config.mode
+    return SearchTool(retriever, name=SEARCH_NAME, k=retriever_config.k, mode=mode)
+
+
 def _policy(sandbox, policy_class):
-    fields: dict[str, Any] = {"wall_time_s": sandbox.timeout_s, "cpu_time_s": sandbox.timeout_s, "memory_mb": sandbox.memory_mb}
+    fields: dict[str, Any] = {
+        "wall_time_s": sandbox.timeout_s,
+        "cpu_time_s": sandbox.timeout_s,
+        "memory_mb": sandbox.memory_mb,
+    }
     if sandbox.allowed_imports is not None:
         fields["allowed_imports"] = tuple(sandbox.allowed_imports)
-    return policy_class(**{k: v for k, v in fields.items() if k in policy_class.__dataclass_fields__})
+    return policy_class(
+        **{k: v for k, v in fields.items() if k in policy_class.__dataclass_fields__}
+    )

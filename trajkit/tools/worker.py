@@ -25,9 +25,10 @@ step process
     holds the parent's socket while model code runs; it can only talk to its interpreter,
     which validates and relays tool calls.
 
-Forking an interpreter (`Interpreter.fork()` on the parent side) double-forks the
-interpreter process, so the copy has the same namespace (copy-on-write) and its own
-scratch directory (a copy of the original's files).
+Forking an interpreter (`Interpreter.fork()` on the parent side) forks the interpreter
+process, so the copy has the same namespace (copy-on-write) and its own scratch directory
+(a copy of the original's files). To adopt one candidate's state after a vote, keep that
+copy as the trajectory's interpreter and close the others.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def main(argv: list[str]) -> None:
     try:
         report, scratch_root = confine.prepare_template(config)
         state = guard.GuardState(
-            tuple(config["allowed_imports"]), list(config["read_roots"]), bool(config["python_guards"])
+            tuple(config["allowed_imports"]),
+            list(config["read_roots"]),
+            bool(config["python_guards"]),
         )
         failed_imports = _preimport(config)
         if config["python_guards"]:
             guard.install_import_guard(state)
             guard.install_audit_hook(state)
+            guard.install_thread_guard(state)
         _disable_process_helpers()
         sys.path[:] = [p for p in sys.path if p and _is_read_root(p, state.read_roots)]
         report["limits"] = _limits_text(config)
@@ -200,7 +204,10 @@ class Template:
             killed = self._release(int(message["family"]))
             return {"op": "released", "killed": killed}
         if op == "kill":
-            return {"op": "killed", "killed": self._kill_interpreter(int(message["family"]), int(message["pid"]))}
+            return {
+                "op": "killed",
+                "killed": self._kill_interpreter(int(message["family"]), int(message["pid"])),
+            }
         if op == "ping":
             return {"op": "pong"}
         return {"op": "error", "error": f"unknown op {op!r}"}
@@ -208,7 +215,11 @@ class Template:
     def _family(self, family: int) -> tuple[int | None, str]:
         if family not in self.families:
             uid = None
-            if self.config.get("uid_base") is not None and os.geteuid() == 0 and not confine._in_user_namespace():
+            if (
+                self.config.get("uid_base") is not None
+                and os.geteuid() == 0
+                and not confine.in_user_namespace()
+            ):
                 uid = int(self.config["uid_base"]) + family % 4096
             path = os.path.join(self.scratch_root, f"f{family}")
             os.mkdir(path, 0o700)
@@ -237,8 +248,13 @@ class Template:
                 self.state.set_scratch(scratch)
                 namespace, context = new_namespace(self.state, tools, self.config)
                 interpreter = Interpreter(
-                    Channel(socket.socket(fileno=fds[0])), namespace, context, self.state,
-                    self.config, family_dir, scratch,
+                    Channel(socket.socket(fileno=fds[0])),
+                    namespace,
+                    context,
+                    self.state,
+                    self.config,
+                    family_dir,
+                    scratch,
                 )
                 interpreter.serve(announce=True)
             except BaseException:
@@ -370,9 +386,14 @@ class StepContext:
         self.max_answer_chars = int(config["max_answer_chars"])
 
 
-def new_namespace(state: guard.GuardState, tools: list[str], config: dict) -> tuple[dict, StepContext]:
+def new_namespace(
+    state: guard.GuardState, tools: list[str], config: dict
+) -> tuple[dict, StepContext]:
     context = StepContext(config)
-    namespace: dict = {"__name__": guard.SANDBOX_MODULE_NAME, "__builtins__": guard.sandbox_builtins()}
+    namespace: dict = {
+        "__name__": guard.SANDBOX_MODULE_NAME,
+        "__builtins__": guard.sandbox_builtins(),
+    }
 
     def final_answer(answer=None):
         """End the task with this answer (any JSON-like value; numpy/sympy are converted)."""
@@ -399,7 +420,12 @@ def _tool_stub(name: str, context: StepContext):
         if channel is None:
             raise guard.ToolError(f"{name}() is not available here")
         channel.send(
-            {"op": "tool", "name": name, "args": to_jsonable(list(args)), "kwargs": to_jsonable(kwargs)}
+            {
+                "op": "tool",
+                "name": name,
+                "args": to_jsonable(list(args)),
+                "kwargs": to_jsonable(kwargs),
+            }
         )
         reply, _ = channel.recv()
         if reply.get("op") != "tool_result":
@@ -426,7 +452,10 @@ class RunnerHandle:
         return [self.channel.sock] + ([self.pidfd] if self.pidfd is not None else [])
 
     def kill(self) -> tuple[int, object]:
-        for kill in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        for kill in (
+            lambda: os.killpg(self.pid, signal.SIGKILL),
+            lambda: os.kill(self.pid, signal.SIGKILL),
+        ):
             try:
                 kill()
             except OSError:
@@ -464,35 +493,40 @@ class Interpreter:
         self.family_dir = family_dir
         self.scratch = scratch
         self.standby: RunnerHandle | None = None
+        self.copies: set[int] = set()
 
     # ---------------------------------------------------------------- main loop
 
     def serve(self, announce: bool) -> None:
+        if announce:
+            self.channel.send({"op": "ready", "pid": os.getpid()})
         try:
             self.standby = self._new_runner()
         except OSError as exc:  # e.g. the process limit: report, and keep serving
             _debug(self.config, f"cannot fork a step process: {exc}")
             self.standby = None
-        if announce:
-            self.channel.send({"op": "ready", "pid": os.getpid()})
         while True:
+            self._reap_copies()
             try:
                 message, fds = self.channel.recv()
             except (EOFError, ProtocolError, OSError):
                 self._shutdown()
-            op = message.get("op")
-            if op == "run":
-                for fd in fds:
-                    _close_fd(fd)
-                self._run(message)
-            elif op == "fork":
-                self._fork(message, fds)
-            elif op == "close":
-                self._shutdown()
-            else:
-                for fd in fds:
-                    _close_fd(fd)
-                self.channel.send({"op": "error", "error": f"unknown op {op!r}"})
+            self._dispatch(message, fds)
+
+    def _dispatch(self, message: dict, fds: list[int]) -> None:
+        op = message.get("op")
+        if op == "run":
+            for fd in fds:
+                _close_fd(fd)
+            self._run(message)
+        elif op == "fork":
+            self._fork(message, fds)
+        elif op == "close":
+            self._shutdown()
+        else:
+            for fd in fds:
+                _close_fd(fd)
+            self.channel.send({"op": "error", "error": f"unknown op {op!r}"})
 
     def _shutdown(self) -> None:
         if self.standby is not None:
@@ -545,9 +579,15 @@ class Interpreter:
         deadline = started + wall
         result = None
         timed_out = False
+        broken = False
         try:
             runner.channel.send(
-                {"op": "run", "code": str(message.get("code", "")), "step": int(message.get("step", 0)), "cpu_time_s": cpu}
+                {
+                    "op": "run",
+                    "code": str(message.get("code", "")),
+                    "step": int(message.get("step", 0)),
+                    "cpu_time_s": cpu,
+                }
             )
         except OSError:
             pass
@@ -559,7 +599,9 @@ class Interpreter:
             if runner.channel.has_message():
                 ready = [runner.channel.sock]
             else:
-                ready, _, _ = select.select(runner.waitables() + [self.channel.sock], [], [], remaining)
+                ready, _, _ = select.select(
+                    runner.waitables() + [self.channel.sock], [], [], remaining
+                )
             if self.channel.sock in ready and not runner.channel.has_message():
                 self._parent_spoke_during_step(runner)
             if runner.channel.sock in ready or runner.channel.has_message():
@@ -567,7 +609,10 @@ class Interpreter:
                     reply, fds = runner.channel.recv(timeout=max(0.05, deadline - time.monotonic()))
                 except TimeoutError:
                     continue
-                except (EOFError, ProtocolError, OSError):
+                except ProtocolError:
+                    broken = True
+                    break
+                except (EOFError, OSError):
                     break
                 for fd in fds:
                     _close_fd(fd)
@@ -578,19 +623,36 @@ class Interpreter:
                 elif op == "result":
                     result = reply
                 else:
+                    broken = True
                     break
             elif runner.pidfd is not None and runner.pidfd in ready:
                 break
+        if result is not None and result.get("commit") is False:
+            runner.kill()
+            reply = _clean_result(result, self.config)
+            reply["rolled_back"] = True
+            self._replace_runner_and_reply(reply, started)
+            return
         if result is not None and self._commit(runner, result, started):
             os._exit(0)  # the step process is the interpreter now
         status, usage = runner.kill()
-        error = _classify_death(status, usage, timed_out, wall, cpu, self.config)
+        if broken:
+            error = {
+                "type": "sandbox_error",
+                "message": "the step process sent malformed messages to its interpreter (the code "
+                "tampered with the sandbox's channel); its changes were rolled back",
+            }
+        else:
+            error = _classify_death(status, usage, timed_out, wall, cpu, self.config)
+        reply = _error_result(error["type"], error["message"], exception=error.get("exception"))
+        reply["rolled_back"] = True
+        self._replace_runner_and_reply(reply, started)
+
+    def _replace_runner_and_reply(self, reply: dict, started: float) -> None:
         try:
             self.standby = self._new_runner()
         except OSError:
             self.standby = None
-        reply = _error_result(error["type"], error["message"], exception=error.get("exception"))
-        reply["rolled_back"] = True
         reply["elapsed_ms"] = (time.monotonic() - started) * 1000
         self.channel.send(reply)
 
@@ -640,18 +702,43 @@ class Interpreter:
         return time.monotonic() - started
 
     def _commit(self, runner: RunnerHandle, result: dict, started: float) -> bool:
-        """Hand the parent's socket to the step process; True when it took over."""
+        """Hand the parent's socket to the step process; True when it took over.
+
+        The result goes to the parent before the step process acknowledges, to keep a
+        round trip off the step's latency. The step process is then only waiting to be told,
+        so the acknowledgement fails only if it is killed from outside in between; this
+        interpreter then keeps serving with the state from before the step."""
+        if result.get("commit") is False:
+            return False
         try:
             runner.channel.send({"op": "commit"}, fds=[self.channel.fileno()])
-            ack, _ = runner.channel.recv(timeout=COMMIT_TIMEOUT_S)
-        except (OSError, EOFError, TimeoutError, ProtocolError):
-            return False
-        if ack.get("op") != "committed":
+        except OSError:
             return False
         reply = _clean_result(result, self.config)
         reply["elapsed_ms"] = (time.monotonic() - started) * 1000
         self.channel.send(reply)
-        return True
+        try:
+            ack, _ = runner.channel.recv(timeout=COMMIT_TIMEOUT_S)
+        except (OSError, EOFError, TimeoutError, ProtocolError):
+            ack = {}
+        if ack.get("op") == "committed":
+            return True
+        _debug(self.config, "the step process did not take over; its state changes are lost")
+        runner.kill()
+        try:
+            self.standby = self._new_runner()
+        except OSError:
+            self.standby = None
+        self.serve_after_failed_commit()
+        return True  # never reached
+
+    def serve_after_failed_commit(self) -> None:
+        while True:
+            try:
+                message, fds = self.channel.recv()
+            except (EOFError, ProtocolError, OSError):
+                self._shutdown()
+            self._dispatch(message, fds)
 
     # ------------------------------------------------------------------- forking
 
@@ -670,18 +757,28 @@ class Interpreter:
             return
         if pid == 0:
             try:
-                if os.fork() != 0:
-                    os._exit(0)
                 self._become_copy(fds[0], name)
             except BaseException:
                 _debug(self.config, traceback.format_exc())
             os._exit(70)
         _close_fd(fds[0])
-        os.waitpid(pid, 0)
+        self.copies.add(pid)
         self.channel.send({"op": "forked"})
+
+    def _reap_copies(self) -> None:
+        """Copies forked from this interpreter are its children until it exits: reap the
+        ones that ended (never the step process, whose exit status is read on its own)."""
+        for pid in list(self.copies):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.copies.discard(pid)
 
     def _become_copy(self, fd: int, name: str) -> None:
         os.setsid()
+        self.copies = set()  # the original's copies are not this process's children
         _drop_socket(self.channel.sock)
         if self.standby is not None:
             self.standby.drop_in_child()
@@ -707,6 +804,7 @@ class StepProcess:
         self.interpreter = interpreter
 
     def serve(self) -> None:
+        _warm_up(self.interpreter.config)
         try:
             message, _ = self.channel.recv()
         except (EOFError, ProtocolError, OSError):
@@ -714,6 +812,11 @@ class StepProcess:
         if message.get("op") != "run":
             os._exit(0)
         result = self.execute(message)
+        if _thread_count() > 1:  # threads left behind by the code must not live on
+            result = _error_result(
+                "forbidden_operation", "the code left threads running; the step was rolled back"
+            )
+            result["commit"] = False
         self.channel.send(result)
         try:
             verdict, fds = self.channel.recv()
@@ -723,11 +826,10 @@ class StepProcess:
             os._exit(0)
         parent_socket = socket.socket(fileno=fds[0])
         confine.set_parent_death_signal(0)  # the old interpreter is about to exit
-        if _thread_count() > 1:  # threads left behind by the code must not live on
-            os._exit(0)
         self.channel.send({"op": "committed"})
         _drop_socket(self.channel.sock)
         interpreter = self.interpreter
+        interpreter.copies = set()  # the old interpreter's copies are not our children
         interpreter.context.channel = None
         interpreter.channel = Channel(parent_socket)
         interpreter.standby = None
@@ -743,7 +845,9 @@ class StepProcess:
         if isinstance(compiled, dict):
             return compiled
         body, last = compiled
-        output = guard.CapturedOutput(int(config["max_output_chars"]), int(config["max_output_total_chars"]))
+        output = guard.CapturedOutput(
+            int(config["max_output_chars"]), int(config["max_output_total_chars"])
+        )
         saved = sys.stdout, sys.stderr
         context.channel = self.channel
         context.answered = False
@@ -778,6 +882,19 @@ class StepProcess:
         return result
 
 
+def _warm_up(config: dict) -> None:
+    """Run the step machinery once while idle: this fork's copy-on-write page faults then
+    happen before the step arrives, not while the parent waits for it."""
+    compiled = _compile("_ = 1\n_", "<warm-up>")
+    output = guard.CapturedOutput(
+        int(config["max_output_chars"]), int(config["max_output_total_chars"])
+    )
+    exec(compiled[0], {"__builtins__": {}})
+    output.write("warm")
+    json.dumps(_error_result("execution_error", "warm-up", exception="X", line=1))
+    confine.set_step_cpu_limit(float(config["cpu_time_s"]))
+
+
 def _compile(code: str, filename: str):
     try:
         tree = ast.parse(code, filename, "exec")
@@ -794,7 +911,9 @@ def _compile(code: str, filename: str):
             "parse_error", f"SyntaxError: {exc.msg}{where}", exception=type(exc).__name__, line=line
         )
     except (ValueError, MemoryError, RecursionError, OverflowError) as exc:
-        return _error_result("parse_error", f"{type(exc).__name__}: {exc}", exception=type(exc).__name__)
+        return _error_result(
+            "parse_error", f"{type(exc).__name__}: {exc}", exception=type(exc).__name__
+        )
 
 
 def _describe_error(error: BaseException, code: str, filename: str, config: dict) -> dict:
@@ -855,7 +974,9 @@ def _thread_count() -> int:
         return 1
 
 
-def _error_result(kind: str, message: str, exception: str | None = None, line: int | None = None) -> dict:
+def _error_result(
+    kind: str, message: str, exception: str | None = None, line: int | None = None
+) -> dict:
     return {
         "op": "result",
         "stdout": "",
@@ -877,7 +998,9 @@ def _clean_result(result: dict, config: dict) -> dict:
     return {
         "op": "result",
         "stdout": stdout[: int(config["max_output_chars"])] if isinstance(stdout, str) else "",
-        "stdout_dropped": int(result.get("stdout_dropped") or 0) if isinstance(result.get("stdout_dropped"), int) else 0,
+        "stdout_dropped": int(result.get("stdout_dropped") or 0)
+        if isinstance(result.get("stdout_dropped"), int)
+        else 0,
         "value": value[: int(config["max_value_chars"]) + 100] if isinstance(value, str) else None,
         "answered": result.get("answered") is True,
         "answer": result.get("answer"),
@@ -895,7 +1018,9 @@ _SIGNAL_NAMES = {
 }
 
 
-def _classify_death(status: int, usage, timed_out: bool, wall: float, cpu: float, config: dict) -> dict:
+def _classify_death(
+    status: int, usage, timed_out: bool, wall: float, cpu: float, config: dict
+) -> dict:
     cpu_used = (usage.ru_utime + usage.ru_stime) if usage is not None else 0.0
     if timed_out:
         return {

@@ -1,0 +1,102 @@
+"""The review commands as a user runs them: `review serve` in one terminal, push/pull in another."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import run_cli
+from tests.curate.conftest import make_dataset, server_available
+from tests.factories import make_trajectories
+from trajkit.curate.server import free_port
+
+pytestmark = pytest.mark.server
+
+
+def read_until(process: subprocess.Popen, pattern: str, timeout: float) -> str:
+    """Read the process's stdout until a line matches; return everything read."""
+    import selectors
+
+    text = ""
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=1):
+            if process.poll() is not None:
+                break
+            continue
+        line = process.stdout.readline()
+        if not line:
+            break
+        text += line
+        if re.search(pattern, text):
+            return text
+    raise AssertionError(f"no {pattern!r} in the output of review serve:\n{text}")
+
+
+@pytest.mark.slow
+def test_serve_push_pull_and_ctrl_c(tmp_path):
+    import psutil
+
+    if reason := server_available():
+        pytest.skip(reason)
+    home = tmp_path / "argilla"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARGILLA_")}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "trajkit", "review", "serve", "--home", str(home), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, "COLUMNS": "200"},
+    )
+    try:
+        banner = read_until(serve, r"API key:\s+\S+", timeout=180)
+        url = re.search(r"running at (http://127\.0\.0\.1:\d+)", banner).group(1)
+        api_key = re.search(r"API key:\s+(\S+)", banner).group(1)
+        username, password = re.search(r"username (\S+)\s+password (\S+)", banner).groups()
+        assert url == f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/api/v1/me", headers={"X-Argilla-Api-Key": api_key}).json()["username"] == username
+        token = httpx.post(f"{url}/api/v1/token", data={"username": username, "password": password})
+        assert token.status_code == 201
+        children = psutil.Process(serve.pid).children(recursive=True)
+        assert len(children) >= 3  # server, worker (+ its work horse), redis
+
+        source = make_dataset(tmp_path / "ds", make_trajectories(3), name="cli-review")
+        pushed = run_cli("review", "push", str(source.path), "--home", str(home), env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        assert "records: 3" in pushed.stdout and "/annotation-mode" in pushed.stdout
+        pushed_again = run_cli("review", "push", str(source.path), "--home", str(home), env=env)
+        assert "records: 3" in pushed_again.stdout and "updated" in pushed_again.stdout
+        pulled = run_cli("review", "pull", str(source.path), str(tmp_path / "out"), "--home", str(home), env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert "pending: 3" in pulled.stdout and (tmp_path / "out" / "trajkit.json").is_file()
+
+        serve.send_signal(signal.SIGINT)  # Ctrl-C
+        assert serve.wait(timeout=60) == 0
+        rest = serve.stdout.read()
+        assert "stopped" in rest
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/api/v1/version", timeout=2)
+        assert not (home / "server.json").exists() and not (home / "tmp").exists()
+        assert (home / "argilla.db").is_file() and (home / "credentials.json").stat().st_mode & 0o077 == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
+def test_push_to_unreachable_server_exits_2_with_one_line(tmp_path):
+    source = make_dataset(tmp_path / "ds", make_trajectories(1))
+    result = run_cli(
+        "review", "push", str(source.path), "--api-url", f"http://127.0.0.1:{free_port()}", "--api-key", "k", "--no-vectors"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "cannot reach the Argilla server" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
