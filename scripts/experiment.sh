@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make experiment`: the distillation experiment on the embedded default, end to end, offline.
 #   1. synthetic tasks (train/test splits share no entity or question)
-#   2. teacher trajectories on the train split (4 samples per task) -> keep the correct ones
+#   2. teacher trajectories on the train split (3 samples per task) -> keep the correct ones
 #   3. fine-tune the embedded student on them (TRL SFT)
 #   4. evaluate base vs trained student on the test split, greedy and with SAG
 #   5. report (Markdown + HTML) in experiment-out/report

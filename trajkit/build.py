@@ -155,7 +155,7 @@ def _prompt_variables(recipe: BuildRecipe) -> dict:
     allowed = recipe.tools.sandbox.allowed_imports or list(DEFAULT_ALLOWED_IMPORTS)
     k = recipe.tools.retriever.k if recipe.tools.retriever else 3
     if recipe.prompt == "teacher":
-        return {"top_k": k, "allowed_imports": ", ".join(allowed), "examples": TEACHER_EXAMPLES}
+        return {"k": k, "allowed_imports": ", ".join(allowed), "examples": TEACHER_EXAMPLES}
     return {}
 
 
@@ -216,6 +216,8 @@ def agent_settings(plan: BuildPlan):
         ),
         first_thought_prefix=plan.recipe.agent.first_thought_prefix,
         cot_prompt=plan.cot_prompt,
+        force_format=plan.recipe.agent.force_format,
+        force_final_answer=plan.recipe.agent.force_final_answer,
     )
 
 

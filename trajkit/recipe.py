@@ -26,6 +26,8 @@ class AgentConfig(Strict):
     candidates: int = Field(1, ge=1, le=64, description="self-consistent action generation when > 1")
     candidate_temperature: float = 0.4
     candidate_top_p: float = 0.8
+    force_format: bool = Field(False, description="constrained decoding of Thought/Code for weak models")
+    force_final_answer: bool = Field(False, description="the last step starts with final_answer( (max-steps fallback)")
 
 
 class SandboxConfig(Strict):

@@ -100,3 +100,29 @@ def test_push_to_unreachable_server_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "cannot reach the Argilla server" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_serve_leaves_no_process_behind(tmp_path):
+    import psutil
+
+    if reason := server_available():
+        pytest.skip(reason)
+    script = (
+        "import sys, time\n"
+        "from trajkit.curate.server import LocalArgilla\n"
+        f"LocalArgilla(home={str(tmp_path / 'home')!r}).start()\n"
+        "print('up', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "up"
+        children = psutil.Process(parent.pid).children(recursive=True)
+        assert len(children) >= 3
+        parent.kill()  # SIGKILL: no chance to clean up
+        parent.wait()
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive
+    finally:
+        if parent.poll() is None:
+            parent.kill()

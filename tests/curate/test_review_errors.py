@@ -63,3 +63,38 @@ def test_dataset_with_other_settings_is_refused(argilla, sdk, tmp_path):
         push(source.path, Target(argilla.info.url, argilla.info.api_key), name="foreign", vectors=False)
     assert "fields" in str(info.value) and "--name" in info.value.one_line()
     assert len(list(sdk.datasets(name="foreign").records(with_responses=False))) == 0
+
+
+def test_nothing_to_push_is_an_error(tmp_path):
+    from trajkit.errors import InputError
+
+    source = make_dataset(tmp_path / "ds", make_trajectories(2))
+    with pytest.raises(InputError, match="no trajectories to push match"):
+        push(source.path, Target("http://127.0.0.1:9", "x"), where="n_steps > 100")
+
+
+def test_serve_on_a_busy_port_is_refused(tmp_path):
+    import socket
+
+    from tests.curate.conftest import server_available
+    from trajkit.curate.server import LocalArgilla
+
+    if reason := server_available():
+        pytest.skip(reason)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ServiceError, match=f"port {port} .* already in use"):
+            LocalArgilla(home=tmp_path / "home", port=port).start()
+    assert not (tmp_path / "home" / "server.json").exists()
+
+
+@pytest.mark.server
+def test_a_second_serve_on_the_same_home_is_refused(argilla):
+    from trajkit.curate.server import LocalArgilla
+
+    with pytest.raises(ServiceError, match="already running for this home at http://127.0.0.1"):
+        LocalArgilla(home=argilla.home).start()
+    # the running one is untouched: its state and its scratch folder (the UI is served from there)
+    assert (argilla.home / "server.json").is_file() and (argilla.home / "tmp").is_dir()

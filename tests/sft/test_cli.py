@@ -97,3 +97,18 @@ def test_sft_export_bad_arguments(tmp_path, cli):
     result = cli("sft", "export", str(data), str(tmp_path / "x.jsonl"), "--format", "chatml")
     assert result.returncode == 2 and "unknown format" in result.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_plain_script_entry_point(tmp_path):
+    """`python -m trajkit.sft.train` (what accelerate launch / torchrun run) checks like the CLI."""
+    import subprocess
+    import sys
+
+    recipe = _recipe(tmp_path, dataset="synthetic:6")
+    ok = subprocess.run([sys.executable, "-m", "trajkit.sft.train", str(recipe), "--dry-run"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "examples:" in ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "trajkit.sft.train", str(recipe), "--dry-run",
+                          "--set", "training.batch_size=0"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--set training.batch_size" in bad.stderr

@@ -110,5 +110,5 @@ def test_lora_saves_adapter_and_merged_model(tmp_path):
     merged = AutoModelForCausalLM.from_pretrained(result.output_dir / "model")
     assert not any("lora" in name for name, _ in merged.named_parameters())
     card = (result.output_dir / "README.md").read_text()
-    assert "LoRA of `embedded`" in card
+    assert "LoRA of `HuggingFaceTB/SmolLM2-135M-Instruct`" in card
     assert yaml.safe_load((result.output_dir / "recipe.yaml").read_text())["lora"]["r"] == 8

@@ -63,3 +63,13 @@ def test_scripted_backend_walks_the_script_per_conversation():
     assert [c.text for c in first.choices] == ["one two", "one two"]
     assert first.finish_reason == "length"
     assert second.text == "ur five"
+
+
+def test_a_missing_local_model_folder_is_a_config_error(tmp_path):
+    backend = make_backend({"backend": "local", "model": str(tmp_path / "no-such-model")})
+    try:
+        with pytest.raises(ConfigError, match="cannot load a model") as info:
+            backend.load()
+        assert info.value.where == "teacher.model"
+    finally:
+        asyncio.run(backend.aclose())

@@ -132,3 +132,26 @@ def test_unreachable_server_fails_after_the_retry_budget():
     assert "failed after 3 attempts" in str(info.value)
     assert "connection failed" in str(info.value) and info.value.retryable
     assert backend.requests_sent == 3
+
+
+def test_scripted_server_runs_as_its_own_process(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "responses.json"
+    script.write_text(json.dumps(["first", "second"]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trajkit.teachers.scripted_server", "--responses", str(script)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:")
+        base_url = line.split()[-1]
+        history = [USER, {"role": "assistant", "content": "first"}, USER]
+        (reply,) = generate(backend_for(base_url), GenerationRequest(history))
+        assert reply.text == "second"
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -86,6 +86,8 @@ def test_bm25_only_index_and_adding_dense_later(small_corpus_file, tmp_path):
     assert lexical.modes == ("bm25",) and lexical.default_mode == "bm25"
     with pytest.raises(InputError, match="dense index"):
         lexical.search("x", mode="dense")
+    with pytest.raises(InputError, match="not available"):
+        SearchTool(lexical, mode="hybrid")  # refused when the tool is made, not at every call
     build_index(small_corpus_file, target, dense=True)
     assert Retriever.load(target).default_mode == "hybrid"
 

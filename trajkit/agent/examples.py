@@ -4,28 +4,20 @@ from __future__ import annotations
 
 TEACHER_EXAMPLES = [
     {
-        "question": "How many years passed between the founding of Orvane and the founding of Talsk?",
+        "question": "In what year was the city of Orvane founded?",
         "steps": [
             {
-                "thought": "I need the founding years of both cities. I will search for each.",
-                "code": 'print(search("Orvane founded"))\nprint(search("Talsk founded"))',
-                "observation": "Orvane: Orvane is a city founded in 1412 ...\nTalsk: Talsk is a town founded in 1587 ...",
+                "thought": "I will search for Orvane.",
+                "code": 'print(search("Orvane"))',
+                "observation": "Orvane is a city in Kelmar. It was founded in 1412.",
             },
-            {
-                "thought": "Orvane was founded in 1412 and Talsk in 1587. I compute the difference.",
-                "code": "final_answer(1587 - 1412)",
-                "observation": None,
-            },
+            {"thought": "Orvane was founded in 1412.", "code": "final_answer(1412)", "observation": None},
         ],
     },
     {
-        "question": "What is 48731 multiplied by 2093, minus 1200?",
+        "question": "What is 48731 × 2093 − 1200?",
         "steps": [
-            {
-                "thought": "This is arithmetic; I compute it with Python.",
-                "code": "result = 48731 * 2093 - 1200\nfinal_answer(result)",
-                "observation": None,
-            },
+            {"thought": "I compute it with Python.", "code": "final_answer(48731 * 2093 - 1200)", "observation": None},
         ],
     },
 ]

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trajkit.agent.format import STOP_SEQUENCES, conversation, parse_action
+from trajkit.agent.format import END_CODE, STOP_SEQUENCES, THOUGHT, conversation, parse_action
 from trajkit.agent.sag import CandidateRun, choose, to_candidates
 from trajkit.schema import Outcome, Sampling, Step, StepError, Task, ToolCall, Usage
 from trajkit.teachers.base import GenerationRequest, TeacherError
@@ -45,6 +45,8 @@ class AgentSettings:
     candidate_sampling: Sampling | None = None  # default: temperature 0.4, top_p 0.8
     first_thought_prefix: bool = False
     cot_prompt: str | None = None  # system prompt of the first-thought pass
+    force_format: bool = False  # start turns with "Thought:" and force a code block when missing
+    force_final_answer: bool = False  # the last step must call final_answer (smolagents' max-steps fallback)
 
 
 @dataclass
@@ -118,9 +120,16 @@ async def _step(task, backend, interpreter, settings: AgentSettings, history, in
     sampling = settings.sampling if n == 1 else (settings.candidate_sampling or _default_candidate_sampling(settings))
     sampling = sampling.model_copy(update={"n": n, "stop": list(sampling.stop or STOP_SEQUENCES)})
     started = time.perf_counter()
-    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=prefix))
+    opening = prefix or (THOUGHT if settings.force_format else None)
+    if settings.force_final_answer and index == settings.max_steps - 1:
+        opening = FINAL_OPENING
+    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening))
     _count(usage, response)
-    texts = [(prefix or "") + choice.text for choice in response.choices]
+    texts = [(opening or "") + choice.text for choice in response.choices]
+    completion_tokens = response.completion_tokens
+    if settings.force_format:
+        texts, extra = await _force_code_blocks(texts, messages, backend, sampling, usage)
+        completion_tokens += extra
     if n == 1:
         run = await asyncio.to_thread(_run_candidate, 0, texts[0], interpreter)
         winner, runs, counts = run, [run], {}
@@ -141,11 +150,41 @@ async def _step(task, backend, interpreter, settings: AgentSettings, history, in
         error=winner.error,
         final_answer=answer_text(winner.final_answer) if winner.answered and winner.error is None else None,
         prompt_tokens=response.prompt_tokens,
-        completion_tokens=response.completion_tokens,
+        completion_tokens=completion_tokens,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         candidates=to_candidates(runs, winner, counts) if n > 1 else [],
     )
     return step, next_interpreter, winner.result
+
+
+FINAL_OPENING = "Thought: I will now give the final answer.\nCode:\n```py\nfinal_answer("
+
+
+async def _force_code_blocks(texts: list[str], messages, backend, sampling: Sampling, usage: Usage) -> tuple[list[str], int]:
+    """Constrained decoding for weak models: an output without a code block is cut after its
+    first paragraph of thought, "Code:" and a ```py fence are appended, and the model
+    continues from there, so every action has the format the agent loop parses."""
+    missing = [i for i, text in enumerate(texts) if parse_action(text).code is None]
+    if not missing:
+        return texts, 0
+    one = sampling.model_copy(update={"n": 1, "stop": ["```", END_CODE, "Observation:"]})
+    openings = {i: _code_opening(texts[i]) for i in missing}
+    responses = await asyncio.gather(
+        *(backend.generate(GenerationRequest(messages=messages, sampling=one, assistant_prefix=openings[i])) for i in missing)
+    )
+    fixed = list(texts)
+    extra = 0
+    for i, response in zip(missing, responses, strict=True):
+        _count(usage, response)
+        extra += response.completion_tokens
+        fixed[i] = f"{openings[i]}{response.text.rstrip()}\n```{END_CODE}"
+    return fixed, extra
+
+
+def _code_opening(text: str) -> str:
+    thought = text.split("```", 1)[0].split("Code:", 1)[0]
+    thought = thought.strip().split("\n\n", 1)[0].strip() or THOUGHT
+    return f"{thought}\nCode:\n```py\n"
 
 
 def _default_candidate_sampling(settings: AgentSettings) -> Sampling:

@@ -140,8 +140,9 @@ def find_contamination(
         if train_vectors is None or eval_vectors is None:
             from trajkit.embeddings import embed
 
-            train_vectors = embed(train_questions)
-            eval_vectors = embed([e.question for e in eval_questions])
+            many = len(train_questions) + len(eval_questions) > 2000
+            train_vectors = embed(train_questions, show_progress=many)
+            eval_vectors = embed([e.question for e in eval_questions], show_progress=many)
         sims, ids = nearest(eval_vectors, train_vectors, exact=True)
         similar = [(int(j), float(s)) for s, j in zip(sims.tolist(), ids.tolist(), strict=True)]
     found = {}

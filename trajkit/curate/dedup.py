@@ -259,7 +259,7 @@ def embed_questions(normalised: list[str], rows: list[Row]):
     original: dict[str, str] = {}
     for row in rows:
         original.setdefault(normalise(row.question), row.question)
-    return embed([original[q] for q in normalised])
+    return embed([original[q] for q in normalised], show_progress=len(normalised) > 2000)
 
 
 def dedup(

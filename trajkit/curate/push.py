@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajkit.curate.client import Target, api_error, connect, find_dataset
-from trajkit.errors import ConfigError
+from trajkit.errors import ConfigError, InputError
 from trajkit.schema import Trajectory
 
 MAX_BATCH = 500  # the server's limit per bulk upsert
@@ -29,16 +29,19 @@ class PushResult:
     dataset_url: str
 
 
-def select_trajectories(dataset_path: str | Path, where: str | None) -> tuple[object, list[Trajectory]]:
+def select_trajectories(dataset_path: str | Path, where: str | None) -> tuple[object, int, Iterator[Trajectory]]:
+    """(dataset, count, trajectories): the predicate runs now, so a bad one fails before any
+    remote change; the trajectories are then streamed."""
     from trajkit.store import Dataset
 
     dataset = Dataset.open(dataset_path)
     if not where:
-        return dataset, list(dataset.trajectories())
+        return dataset, len(dataset), dataset.trajectories()
     from trajkit.query import select_rows
 
     table = select_rows([dataset], where)
-    return dataset, [Trajectory.model_validate(row) for row in table.to_pylist()]
+    rows = (Trajectory.model_validate(row) for batch in table.to_batches(1024) for row in batch.to_pylist())
+    return dataset, table.num_rows, rows
 
 
 def question_vectors(trajectories: list[Trajectory]) -> list[list[float]]:
@@ -93,9 +96,15 @@ def open_or_create(client, name: str, workspace, *, where: str, create: bool = T
     return remote, True
 
 
-def batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def batches(items, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def push(
@@ -113,21 +122,25 @@ def push(
     """Push the trajectories of a dataset (optionally those matching `where`) to Argilla."""
     from trajkit.curate.records import to_record
 
-    source, trajectories = select_trajectories(dataset_path, where)  # bad input fails before any remote change
+    source, total, trajectories = select_trajectories(dataset_path, where)  # bad input fails first
+    if total == 0:
+        raise InputError(
+            "no trajectories to push" + (" match the --where predicate" if where else " (the dataset is empty)"),
+            where=str(dataset_path),
+        )
     name = name or source.name
     client = connect(target)
     remote_workspace = resolve_workspace(client, workspace, create=True)
     where_remote = f"{target.api_url} {remote_workspace.name}/{name}"
     remote, created = open_or_create(client, name, remote_workspace, where=where_remote)
     if on_total:
-        on_total(len(trajectories))
-    embeddings = question_vectors(trajectories) if vectors and trajectories else [None] * len(trajectories)
+        on_total(total)
     import argilla as rg  # present: connect() checked
 
-    size = max(1, min(batch_size, MAX_BATCH))
     pushed = 0
-    for chunk in batches(list(zip(trajectories, embeddings, strict=True)), size):
-        models = [to_record(rg, traj, vector, remote).api_model() for traj, vector in chunk]
+    for chunk in batches(trajectories, max(1, min(batch_size, MAX_BATCH))):
+        embeddings = question_vectors(chunk) if vectors else [None] * len(chunk)
+        models = [to_record(rg, traj, vector, remote).api_model() for traj, vector in zip(chunk, embeddings, strict=True)]
         try:
             client.api.records.bulk_upsert(dataset_id=remote.id, records=models)
         except Exception as exc:

@@ -96,6 +96,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is fine
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -157,6 +167,17 @@ def _http_ready(url: str) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started us dies (even by SIGKILL),
+    so a killed `review serve` never leaves a server, worker or Redis behind (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     if not path.is_file():
         return ""
@@ -213,6 +234,8 @@ class LocalArgilla:
         (self.home / "redis").mkdir(exist_ok=True)
         creds = load_credentials(self.home)
         port = self.port or free_port()
+        if self.port and not _port_free(port):
+            raise ServiceError(f"port {port} on 127.0.0.1 is already in use", fix="pass another --port, or none for a free one")
         redis_port = free_port()
         url = f"http://127.0.0.1:{port}"
 
@@ -224,7 +247,7 @@ class LocalArgilla:
         )
         self._wait("redis", lambda: _redis_ping(redis_port), timeout=30)
 
-        env = self._server_env(creds, redis_port)
+        env = self._server_env(redis_port)
         self._spawn("server", [str(python), str(LAUNCHER), "serve", "--host", "127.0.0.1", "--port", str(port)], env)
         self._wait("server", lambda: _http_ready(url), timeout=self.startup_timeout)
         self._spawn("worker", [str(python), str(LAUNCHER), "worker"], env)
@@ -236,21 +259,17 @@ class LocalArgilla:
             json.dump(asdict(self.info), handle)
         return self.info
 
-    def _server_env(self, creds: dict, redis_port: int) -> dict:
+    def _server_env(self, redis_port: int) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGILLA_", "VIRTUAL_ENV", "PYTHON"))}
         env.update(
             ARGILLA_HOME_PATH=str(self.home),
             ARGILLA_DATABASE_URL=f"sqlite+aiosqlite:///{self.home / 'argilla.db'}?check_same_thread=False",
             ARGILLA_SEARCH_ENGINE=ENGINE_NAME,
             ARGILLA_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-            ARGILLA_ENABLE_TELEMETRY="0",
             HF_HUB_DISABLE_TELEMETRY="1",
             HF_HUB_OFFLINE="1",
             TMPDIR=str(self.scratch),
             TRAJKIT_ARGILLA_SEARCH_DB=str(self.home / "search.db"),
-            TRAJKIT_ARGILLA_USERNAME=creds["username"],
-            TRAJKIT_ARGILLA_PASSWORD=creds["password"],
-            TRAJKIT_ARGILLA_API_KEY=creds["api_key"],
         )
         return env
 
@@ -259,6 +278,7 @@ class LocalArgilla:
         self._procs[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             cwd=self.home, start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+            preexec_fn=_die_with_parent,
         )
         log.close()
 
@@ -266,7 +286,7 @@ class LocalArgilla:
         deadline = time.monotonic() + timeout
         proc = self._procs[name]
         while time.monotonic() < deadline:
-            if ready():
+            if proc.poll() is None and ready():
                 return
             if proc.poll() is not None:
                 raise ServiceError(
@@ -298,6 +318,8 @@ class LocalArgilla:
             if proc is None:
                 continue
             self._terminate(proc, timeout)
+        if self._lock_handle is None:
+            return  # never started: the home may belong to another running server
         with contextlib.suppress(FileNotFoundError):
             state = self.home / "server.json"
             if self.info and state.is_file() and json.loads(state.read_text()).get("pid") == self.info.pid:

@@ -18,6 +18,9 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded GGUF was made from
+
+
 def training_record(prepared, result) -> dict:
     recipe = prepared.recipe
     losses = [entry["loss"] for entry in result.loss_curve if "loss" in entry]
@@ -26,8 +29,8 @@ def training_record(prepared, result) -> dict:
     tokens = result.metrics.get("tokens") or 0
     return {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "base_model": recipe.model.name,
-        "method": "LoRA" if recipe.lora is not None else "full fine-tuning",
+        "base_model": EMBEDDED_HUB_ID if recipe.model.name == "embedded" else recipe.model.name,
+        "method": "LoRA" if recipe.lora is not None else "Full fine-tuning",
         "recipe_hash": recipe.recipe_hash(),
         "recipe": recipe.model_dump(mode="json"),
         "system_prompt": {"id": prepared.system_prompt.id, "hash": prepared.system_prompt.hash},

@@ -193,7 +193,7 @@ def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_te
         for traj, weight in batch
     ]
     tokenized = tokenize_plans(tokenizer, [p for *_, p in planned])
-    for (traj, weight, messages, turns, p), chat in zip(planned, tokenized, strict=True):
+    for (traj, weight, messages, turns, _plan), chat in zip(planned, tokenized, strict=True):
         dropped = 0
         if max_length is not None and len(chat) > max_length:
             fitted = _fit(traj, chat, system_prompt, options, max_length, tokenizer, chat_template)

@@ -192,9 +192,9 @@ def tokenize_plans(tokenizer, plans: Sequence[Plan], *, verify: bool = True) -> 
     flat = [piece for p in plans for piece in p.pieces]
     if not flat:
         return []
-    ids = tokenizer(flat, add_special_tokens=False)["input_ids"]
+    ids = _encode(tokenizer, flat)
     if verify:
-        decoded = tokenizer.batch_decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        decoded = _decode(tokenizer, ids)
     results = []
     position = 0
     for p in plans:
@@ -222,6 +222,20 @@ def tokenize_plans(tokenizer, plans: Sequence[Plan], *, verify: bool = True) -> 
             raise MaskError("empty loss mask after tokenization", where=p.where)
         results.append(TokenizedChat(input_ids, masks, turn_starts))
     return results
+
+
+def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # the Rust tokenizer directly: same ids, without per-item wrapping
+        return [encoding.ids for encoding in backend.encode_batch(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def _decode(tokenizer, ids: list[list[int]]) -> list[str]:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and not getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        return backend.decode_batch(ids, skip_special_tokens=False)
+    return tokenizer.batch_decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
 def tokenize_with_masks(tokenizer, messages: Sequence[dict], loss_turns: Sequence[LossTurn], *,

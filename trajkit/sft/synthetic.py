@@ -14,7 +14,17 @@ import random
 
 from trajkit import __version__
 from trajkit.agent.format import render_action
-from trajkit.schema import Outcome, Provenance, RetrievedDoc, Step, StepError, Task, ToolCall, Trajectory, Usage
+from trajkit.schema import (
+    Outcome,
+    Provenance,
+    RetrievedDoc,
+    Step,
+    StepError,
+    Task,
+    ToolCall,
+    Trajectory,
+    Usage,
+)
 
 SOURCE = "sft-demo"
 _SYLLABLES = ["ka", "lo", "mir", "ven", "tor", "sa", "dun", "el", "rho", "quin", "ba", "zet", "or", "fa"]

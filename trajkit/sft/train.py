@@ -35,7 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trajkit import __version__
 from trajkit.errors import ConfigError, TrajkitError, require
 from trajkit.schema import stable_hash
 from trajkit.sft.convert import ConversionReport, Example, to_examples
@@ -405,43 +404,57 @@ def train(
     result.metrics["tokens"] = int(recorder.num_tokens)
     result.metrics["step_times"] = recorder.step_times
     result.loss_curve = recorder.logs
-    if trainer.is_world_process_zero():
-        _save(trainer, prepared, result, out)
+    _save(trainer, prepared, result, out)
     trainer.accelerator.wait_for_everyone()
     return result
 
 
 def _save(trainer, prepared: Prepared, result: TrainResult, out: Path) -> None:
+    """Save on every rank through the trainer (it gathers sharded weights), then let the main
+    process merge the adapter and write the card."""
+    import json
+
     import yaml
 
     from trajkit.sft.card import render_card, training_record
 
     recipe = prepared.recipe
     tokenizer = prepared.tokenizer
-    model = trainer.model
-    if recipe.lora is not None:
-        result.adapter_dir = out / "adapter"
-        model.save_pretrained(result.adapter_dir)
-        tokenizer.save_pretrained(result.adapter_dir)
-        if recipe.save_merged:
-            model = model.merge_and_unload()
-    if recipe.lora is None or recipe.save_merged:
+    main = trainer.is_world_process_zero()
+    if recipe.lora is None:
         result.model_dir = out / "model"
-        eos = tokenizer.eos_token_id
-        if eos is not None and model.generation_config is not None:
-            configured = model.generation_config.eos_token_id
-            known = configured if isinstance(configured, list) else [configured] if configured is not None else []
-            if eos not in known:
-                model.generation_config.eos_token_id = [*known, eos] if known else eos
-        model.save_pretrained(result.model_dir, safe_serialization=True)
-        tokenizer.save_pretrained(result.model_dir)
+        _stop_at_eos(trainer.model, tokenizer)
+        trainer.save_model(str(result.model_dir))
+    else:
+        result.adapter_dir = out / "adapter"
+        trainer.save_model(str(result.adapter_dir))
+        if recipe.save_merged and main:
+            result.model_dir = out / "model"
+            merged = trainer.model.merge_and_unload()
+            _stop_at_eos(merged, tokenizer)
+            merged.save_pretrained(result.model_dir, safe_serialization=True)
+    if not main:
+        return
+    for folder in (result.model_dir, result.adapter_dir):
+        if folder is not None:
+            tokenizer.save_pretrained(folder)
     record = training_record(prepared, result)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-    import json
-
     (out / "training.json").write_text(json.dumps(record, indent=2, default=str))
     result.card = out / "README.md"
     result.card.write_text(render_card(record))  # written last: its presence marks a finished run
+
+
+def _stop_at_eos(model, tokenizer) -> None:
+    """Make the saved generation config stop at the chat template's end-of-turn token."""
+    config = getattr(model, "generation_config", None)
+    eos = tokenizer.eos_token_id
+    if config is None or eos is None:
+        return
+    configured = config.eos_token_id
+    known = configured if isinstance(configured, list) else [] if configured is None else [configured]
+    if eos not in known:
+        config.eos_token_id = [*known, eos] if known else eos
 
 
 # ----------------------------------------------------------------------------- script

@@ -113,6 +113,8 @@ class LocalBackend(BackendBase):
             transformers = require("transformers", "embedded", "the local teacher backend")
             torch.set_num_threads(self._num_threads)
             path = resolve_model_path(self._model_ref)
+            bars = transformers.utils.logging.is_progress_bar_enabled()
+            transformers.utils.logging.disable_progress_bar()  # the build draws its own
             try:
                 tokenizer = transformers.AutoTokenizer.from_pretrained(path)
                 lm = transformers.AutoModelForCausalLM.from_pretrained(
@@ -125,6 +127,9 @@ class LocalBackend(BackendBase):
                     fix="give a local Hugging Face model folder, or leave model unset for the "
                     "embedded SmolLM2",
                 ) from exc
+            finally:
+                if bars:
+                    transformers.utils.logging.enable_progress_bar()
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
             lm.eval()

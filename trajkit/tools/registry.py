@@ -42,6 +42,13 @@ class SearchTool:
     ):
         if not isinstance(k, int) or not 1 <= k <= MAX_RESULTS:
             raise InputError(f"k must be between 1 and {MAX_RESULTS}, got {k!r}", where="k")
+        modes = getattr(retriever, "modes", ())
+        if mode is not None and modes and "remote" not in modes and mode not in modes:
+            raise InputError(
+                f"search mode {mode!r} is not available: this index supports {', '.join(modes)}",
+                where=str(getattr(retriever, "index_dir", "retriever")),
+                fix="rebuild the index with its dense part (trajkit index build) or use mode bm25",
+            )
         self.retriever = retriever
         self.name = name
         self.k = k
