@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trajkit.store import Dataset
 from tests.factories import make_trajectories, make_trajectory
+from trajkit.store import Dataset
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import json
 
 import yaml
 
+from tests.build.conftest import STEP_1, STEP_2
 from trajkit.evaluate import evaluate, extract_cot_answer, metrics, model_config
 from trajkit.query import sql
 from trajkit.report import write_report
-from tests.build.conftest import STEP_1, STEP_2
 
 
 def _tasks(tmp_path):

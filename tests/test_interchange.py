@@ -1,7 +1,7 @@
 import json
 
-from trajkit.interchange import read_jsonl, to_messages, write_jsonl
 from tests.factories import make_trajectories, make_trajectory
+from trajkit.interchange import read_jsonl, to_messages, write_jsonl
 
 
 def test_jsonl_roundtrip_is_exact(tmp_path):

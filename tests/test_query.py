@@ -2,11 +2,11 @@ import json
 
 import pytest
 
+from tests.factories import make_provenance, make_trajectories, make_trajectory
 from trajkit.errors import QueryError
 from trajkit.query import connect, filter_dataset, select_rows, sql, sql_polars
 from trajkit.stats import dataset_stats
 from trajkit.store import Dataset
-from tests.factories import make_provenance, make_trajectories, make_trajectory
 
 
 @pytest.fixture

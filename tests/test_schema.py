@@ -4,12 +4,13 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from tests.conftest import REPO
+from tests.factories import make_provenance, make_task, make_trajectory
 from trajkit.errors import SchemaVersionError
 from trajkit.schema import (
     SCHEMA_VERSION,
     Outcome,
     Provenance,
-    Task,
     Trajectory,
     arrow_schema,
     check_version,
@@ -17,8 +18,6 @@ from trajkit.schema import (
     trajectory_id,
 )
 from trajkit.schemafiles import check_schema, schema_text
-from tests.conftest import REPO
-from tests.factories import make_provenance, make_task, make_trajectory
 
 
 def test_trajectory_id_is_deterministic_and_sensitive_to_each_part():

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.factories import make_trajectories, make_trajectory
 from trajkit.errors import DatasetError, SchemaError, SchemaVersionError
 from trajkit.schema import arrow_schema
 from trajkit.store import Dataset, compact, derive
 from trajkit.validate import validate_dataset
-from tests.factories import make_trajectories, make_trajectory
 
 
 def test_append_read_roundtrip(tmp_path):

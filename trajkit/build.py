@@ -333,12 +333,16 @@ async def _build_with_backend(plan: BuildPlan, toolbox, retry_failed: bool, show
 
     backend = make_backend(plan.recipe.teacher, where="teacher")
     try:
-        if not show_progress:
-            return await run_build(plan, backend, toolbox, retry_failed=retry_failed)
-        from trajkit.progress import BuildProgress
-
-        with BuildProgress(description=f"build {plan.output.name}") as bar:
-            return await run_build(plan, backend, toolbox, retry_failed=retry_failed, progress=bar.update)
+        return await run_with_progress(plan, backend, toolbox, label="build", show_progress=show_progress, retry_failed=retry_failed)
     finally:
         await backend.aclose()
 
+
+async def run_with_progress(plan: BuildPlan, backend, toolbox, *, label: str, show_progress: bool, **options):
+    """`run_build`, with a live progress bar when asked."""
+    if not show_progress:
+        return await run_build(plan, backend, toolbox, **options)
+    from trajkit.progress import BuildProgress
+
+    with BuildProgress(description=f"{label} {plan.output.name}") as bar:
+        return await run_build(plan, backend, toolbox, progress=bar.update, **options)

@@ -146,7 +146,7 @@ def evaluate(
 
 
 async def _run(plan, recipe: EvalRecipe, toolbox, show_progress: bool):
-    from trajkit.build import run_build
+    from trajkit.build import run_with_progress
     from trajkit.teachers import make_backend
 
     backend = make_backend(recipe.model, where="model")
@@ -155,12 +155,7 @@ async def _run(plan, recipe: EvalRecipe, toolbox, show_progress: bool):
         async def runner(task: Task):
             return await run_cot(task, backend, plan.system_prompt, recipe.sampling)
     try:
-        if not show_progress:
-            return await run_build(plan, backend, toolbox, runner=runner)
-        from trajkit.progress import BuildProgress
-
-        with BuildProgress(description=f"eval {plan.output.name}") as bar:
-            return await run_build(plan, backend, toolbox, runner=runner, progress=bar.update)
+        return await run_with_progress(plan, backend, toolbox, label="eval", show_progress=show_progress, runner=runner)
     finally:
         await backend.aclose()
 

@@ -18,13 +18,9 @@ the scan: trajkit adds no work over querying the files directly.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from trajkit.errors import QueryError
 from trajkit.store import Dataset
-
-if TYPE_CHECKING:
-    import duckdb
 
 TRAJECTORIES_SQL = """
 SELECT
