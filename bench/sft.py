@@ -58,15 +58,15 @@ def conversion(n: int) -> None:
     print(f"  examples whose token count equals the one-shot tokenization: {same / n:.1%}")
 
 
-def _recipe(out: Path, steps: int, packing: bool = False, n: int = 64):
+def _recipe(out: Path, steps: int, packing: bool = False, n: int = 64, max_length: int = MAX_LENGTH):
     from trajkit.sft.recipe import validate_recipe
 
     return validate_recipe({
         "model": "embedded", "dataset": f"synthetic:{n}", "examples": {"failed": "keep"},
         "training": {
-            "learning_rate": LR, "max_steps": steps, "batch_size": BATCH, "max_length": MAX_LENGTH,
+            "learning_rate": LR, "max_steps": steps, "batch_size": BATCH, "max_length": max_length,
             "packing": packing, "precision": "fp32", "gradient_checkpointing": False,
-            "warmup_ratio": 0.0, "lr_scheduler": "constant", "logging_steps": 1,
+            "warmup_ratio": 0.0, "lr_scheduler": "constant", "logging_steps": steps,
             "extra": {"disable_tqdm": True},
         },
         "seed": 0, "output_dir": str(out),
@@ -101,7 +101,7 @@ def plain_trl(examples, model_path: str, steps: int, out: Path) -> tuple[list[fl
     config = SFTConfig(
         output_dir=str(out), learning_rate=LR, max_steps=steps, per_device_train_batch_size=BATCH,
         max_length=MAX_LENGTH, bf16=False, gradient_checkpointing=False, activation_checkpointing=False,
-        lr_scheduler_type="constant", warmup_steps=0.0, logging_steps=1, save_strategy="no",
+        lr_scheduler_type="constant", warmup_steps=0.0, logging_steps=steps, save_strategy="no",
         report_to="none", seed=0, data_seed=0, weight_decay=0.0, optim="adamw_torch", disable_tqdm=True,
     )
     timer = Timer()
@@ -113,7 +113,7 @@ def plain_trl(examples, model_path: str, steps: int, out: Path) -> tuple[list[fl
     return timer.times, float(timer.tokens)
 
 
-def training(steps: int) -> None:
+def training(steps: int, rounds: int) -> None:
     from trajkit.sft.train import prepare, train
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -121,7 +121,7 @@ def training(steps: int) -> None:
         recipe = _recipe(scratch / "trajkit", steps)
         prepared = prepare(recipe)
         rows = {}
-        for round_ in range(2):  # interleaved, so drift on the machine hits both alike
+        for round_ in range(rounds):  # interleaved, so drift on the machine hits both alike
             times, tokens = plain_trl(prepared.examples, prepared.model_path, steps, scratch / f"plain{round_}")
             rows.setdefault("plain TRL SFTTrainer", []).append((times, tokens))
             result = train(recipe, output_dir=scratch / f"trajkit{round_}", log=lambda _: None)
@@ -142,17 +142,17 @@ def training(steps: int) -> None:
           "(goal: under +5%)")
 
 
-def padding(n: int) -> None:
+def padding(n: int, max_length: int) -> None:
     from trl import SFTTrainer
 
     from trajkit.sft.train import load_model, prepare, sft_config, training_dataset
 
     with tempfile.TemporaryDirectory() as scratch:
         print(f"\n== padding waste on TRL's own batches ({n} synthetic examples, batch {BATCH}, "
-              f"max_length {MAX_LENGTH})")
+              f"max_length {max_length})")
         model = None
         for packing in (False, True):
-            recipe = _recipe(Path(scratch), 1, packing=packing, n=n)
+            recipe = _recipe(Path(scratch), 1, packing=packing, n=n, max_length=max_length)
             prepared = prepare(recipe)
             model = model or load_model(recipe, prepared.model_path)
             trainer = SFTTrainer(model=model, args=sft_config(recipe, Path(scratch)),
@@ -174,16 +174,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trajectories", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved training rounds")
     parser.add_argument("--padding-examples", type=int, default=512)
-    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--only", choices=["conversion", "padding", "training"])
     args = parser.parse_args()
+    import datasets
     import transformers
 
     transformers.logging.set_verbosity_error()
-    conversion(args.trajectories)
-    padding(args.padding_examples)
-    if not args.skip_training:
-        training(args.steps)
+    datasets.disable_progress_bars()
+    if args.only in (None, "conversion"):
+        conversion(args.trajectories)
+    if args.only in (None, "padding"):
+        for max_length in (MAX_LENGTH, 2 * MAX_LENGTH):
+            padding(args.padding_examples, max_length)
+    if args.only in (None, "training"):
+        training(args.steps, args.rounds)
 
 
 if __name__ == "__main__":

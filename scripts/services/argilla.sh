@@ -33,7 +33,9 @@ fi
 
 # ---- the server's own virtual environment ---------------------------------------------------
 STAMP="$VENV/.trajkit-argilla-$SERVER_VERSION"
-if [ -f "$STAMP" ] && "$VENV/bin/python" -c "import argilla_server" 2>/dev/null; then
+# find_spec, not import: importing argilla_server copies its 14 MB web UI into TMPDIR
+if [ -f "$STAMP" ] && "$VENV/bin/python" -c \
+    "import importlib.util, sys; sys.exit(importlib.util.find_spec('argilla_server') is None)" 2>/dev/null; then
   exit 0
 fi
 mkdir -p "$(dirname "$VENV")"

@@ -20,26 +20,30 @@ from trajkit.curate.server import free_port
 pytestmark = pytest.mark.server
 
 
-def read_until(process: subprocess.Popen, pattern: str, timeout: float) -> str:
-    """Read the process's stdout until a line matches; return everything read."""
-    import selectors
+class Output:
+    """The lines a process prints, collected by a thread (select + buffered reads miss lines)."""
 
-    text = ""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=1):
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
-            break
-        text += line
-        if re.search(pattern, text):
-            return text
-    raise AssertionError(f"no {pattern!r} in the output of review serve:\n{text}")
+    def __init__(self, process: subprocess.Popen):
+        import queue
+        import threading
+
+        self.process = process
+        self.lines: queue.Queue = queue.Queue()
+        self.text = ""
+        threading.Thread(target=lambda: [self.lines.put(line) for line in process.stdout], daemon=True).start()
+
+    def until(self, pattern: str, timeout: float) -> str:
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.text):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} in the output of review serve:\n{self.text}")
+            try:
+                self.text += self.lines.get(timeout=1)
+            except queue.Empty:
+                continue
+        return self.text
 
 
 @pytest.mark.slow
@@ -56,7 +60,8 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, "COLUMNS": "200"},
     )
     try:
-        banner = read_until(serve, r"API key:\s+\S+", timeout=180)
+        output = Output(serve)
+        banner = output.until(r"API key:\s+\S+", timeout=180)
         url = re.search(r"running at (http://127\.0\.0\.1:\d+)", banner).group(1)
         api_key = re.search(r"API key:\s+(\S+)", banner).group(1)
         username, password = re.search(r"username (\S+)\s+password (\S+)", banner).groups()
@@ -79,8 +84,7 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
 
         serve.send_signal(signal.SIGINT)  # Ctrl-C
         assert serve.wait(timeout=60) == 0
-        rest = serve.stdout.read()
-        assert "stopped" in rest
+        assert "stopped: server, worker, redis" in output.until("review serve stopped", timeout=10)
         assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/api/v1/version", timeout=2)

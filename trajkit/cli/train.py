@@ -11,11 +11,9 @@ from trajkit.cli.output import print_summary
 
 TRAIN_HELP = """Fine-tune a student on trajectories with TRL's SFTTrainer, as a YAML recipe says.
 
-Converts every trajectory into the student's conversation with exact loss masks (assistant
-turns only), trains, and writes OUTPUT_DIR/model (plus adapter/ for LoRA) and a training card
-(README.md). Recipes: recipes/sft-demo.yaml (CPU, embedded model, a few minutes),
-recipes/sft-qwen2.5-*.yaml (the paper's settings, GPU). Multi-GPU:
-accelerate launch -m trajkit.sft.train RECIPE.yaml
+Converts every trajectory into the student's conversation with exact loss masks (assistant turns only), trains, and writes OUTPUT_DIR/model (plus adapter/ for LoRA) and a training card (README.md).
+
+Recipes: recipes/sft-demo.yaml (CPU, embedded model, a few minutes); recipes/sft-qwen2.5-*.yaml (the paper's settings, GPU). Multi-GPU: accelerate launch -m trajkit.sft.train RECIPE.yaml
 """
 
 
