@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make experiment`: the distillation experiment on the embedded default, end to end, offline.
 #   1. synthetic tasks (train/test splits share no entity or question)
-#   2. teacher trajectories on the train split (3 samples per task) -> keep the correct ones
-#   3. fine-tune the embedded student on them (TRL SFT)
-#   4. evaluate base vs trained student on the test split, greedy and with SAG
-#   5. report (Markdown + HTML) in experiment-out/report
+#   2. teacher trajectories on the train split (3 samples per task, temperature 0.7)
+#   3. rejection sampling: keep the correct, parse-error-free trajectories (the paper's rule).
+#      The embedded 135M teacher rarely solves a task; when it solved none, the student is
+#      trained on the answered, error-free trajectories instead (format distillation) and the
+#      report says so.
+#   4. fine-tune the embedded student on them (TRL SFT)
+#   5. evaluate base vs trained student on the test split, greedy and with SAG
+#   6. report (Markdown + HTML) in experiment-out/report
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TK=.venv/bin/trajkit
@@ -15,9 +19,18 @@ mkdir -p "$OUT"
 $TK build recipes/experiment/teacher.yaml
 rm -rf "$OUT/teacher-correct"
 $TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset paper
+kept=$($TK sql "$OUT/teacher-correct" "SELECT count(*) AS n FROM trajectories" -f csv | tail -1)
+if [ "$kept" = "0" ]; then
+  echo "experiment: the teacher solved no task; training on answered, error-free trajectories (format distillation)" | tee "$OUT/TRAINING-DATA.txt"
+  rm -rf "$OUT/teacher-correct"
+  $TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset answered --preset no-errors
+else
+  echo "experiment: training on $kept correct teacher trajectories (rejection sampling)" | tee "$OUT/TRAINING-DATA.txt"
+fi
 $TK train recipes/experiment/sft.yaml --overwrite
 for model in base student; do
   path=embedded; [ "$model" = student ] && path="$OUT/student/model"
+  rm -rf "$OUT/eval-$model" "$OUT/eval-$model-sag$SAG"
   $TK eval recipes/experiment/eval.yaml --model "$path" -o "$OUT/eval-$model" --candidates 1
   $TK eval recipes/experiment/eval.yaml --model "$path" -o "$OUT/eval-$model-sag$SAG" --candidates "$SAG"
 done

@@ -200,7 +200,10 @@ def open_output(plan: BuildPlan, *, retry_failed: bool) -> Dataset:
 
             drop_where(dataset, "status = 'teacher_error'", operation="retry_failed")
         return dataset
-    return Dataset.create(plan.output, name=plan.recipe.name, recipe=redact_secrets(plan.raw_recipe), info=info)
+    # Named after its directory, so runs of one recipe written to different outputs stay
+    # distinguishable when queried together; the recipe's own name is kept in `info`.
+    info["build"]["recipe_name"] = plan.recipe.name
+    return Dataset.create(plan.output, recipe=redact_secrets(plan.raw_recipe), info=info)
 
 
 def agent_settings(plan: BuildPlan):
