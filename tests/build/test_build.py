@@ -1,0 +1,79 @@
+"""`trajkit build` end to end with a real sandbox and a scripted teacher (no model needed)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from trajkit.build import build
+from trajkit.query import sql
+from trajkit.store import Dataset
+from trajkit.validate import validate_dataset
+from tests.build.conftest import write_recipe
+from tests.conftest import REPO
+
+
+def test_build_writes_graded_trajectories_with_provenance(tmp_path, task_file):
+    recipe = write_recipe(tmp_path, task_file)
+    dataset, stats = build(recipe, show_progress=False)
+    assert len(dataset) == 48 and stats.done == 48
+    assert validate_dataset(dataset) == 48
+    first = next(dataset.trajectories())
+    assert [s.code for s in first.steps] == ["x = 6 * 7\nprint(x)", "final_answer(x)"]
+    assert first.steps[0].observation == "42"
+    assert first.outcome.status == "answered" and first.outcome.final_answer == "42"
+    assert first.provenance.kind == "teacher" and first.provenance.backend == "scripted"
+    assert first.provenance.prompt_hash and first.provenance.tools[0].name == "python_interpreter"
+    counts = sql([dataset.path], "SELECT correct, count(*) AS n FROM trajectories GROUP BY ALL ORDER BY correct").to_pylist()
+    assert counts == [{"correct": False, "n": 16}, {"correct": True, "n": 32}]
+    assert (dataset.path / "recipe.yaml").is_file()
+    assert dataset.manifest.info["build"]["provenance"]["fingerprint"] == first.provenance.fingerprint
+
+
+def test_rerun_resumes_without_duplicates(tmp_path, task_file):
+    recipe = write_recipe(tmp_path, task_file)
+    first, _ = build(recipe, limit=5, show_progress=False)
+    assert len(first) == 10
+    second, stats = build(recipe, show_progress=False)
+    assert stats.skipped == 10 and stats.done == 38
+    assert len(second) == 48 and len(second.trajectory_ids()) == 48
+
+
+def test_shards_partition_and_merge(tmp_path, task_file, cli):
+    recipe = write_recipe(tmp_path, task_file)
+    parts = []
+    for i in range(3):
+        ds, _ = build(recipe, output=str(tmp_path / f"part{i}"), shard=f"{i}/3", show_progress=False)
+        parts.append(ds)
+    assert sum(len(p) for p in parts) == 48
+    assert all(len(p) > 0 for p in parts)
+    merged = cli("merge", *(str(p.path) for p in parts), "-o", str(tmp_path / "merged"))
+    assert merged.returncode == 0, merged.stderr
+    whole, _ = build(recipe, output=str(tmp_path / "whole"), show_progress=False)
+    assert Dataset.open(tmp_path / "merged").trajectory_ids() == whole.trajectory_ids()
+
+
+def test_kill_9_at_random_moments_then_resume_matches_uninterrupted(tmp_path, task_file):
+    recipe = write_recipe(tmp_path, task_file, extra={"flush_every": 2, "concurrency": 2})
+    reference, _ = build(recipe, output=str(tmp_path / "reference"), show_progress=False)
+    rng = random.Random(7)
+    target = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for attempt in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trajkit", "build", str(recipe), "-o", str(target)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.0, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (target / "trajkit.json").exists():
+            partial = Dataset.open(target)
+            assert validate_dataset(partial) == len(partial)
+    done = subprocess.run([sys.executable, "-m", "trajkit", "build", str(recipe), "-o", str(target)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    final = Dataset.open(target)
+    assert validate_dataset(final) == 48
+    assert final.trajectory_ids() == reference.trajectory_ids()
