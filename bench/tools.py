@@ -169,10 +169,11 @@ def bench_retrieval() -> dict:
         f"dense index build (cached manifest)  {dense_build:7.1f} s  ({len(retriever) / dense_build:.0f} passages/s)"
     )
     print(f"open the built index                 {prepared:7.2f} s")
-    from trajkit.tools.retriever import Encoder, _passage_texts
+    from trajkit.embeddings import Encoder
+    from trajkit.tools.retriever import _passage_texts
 
     sample = _passage_texts(corpus)[:640]
-    encoder = Encoder.load(manifest["components"]["dense"]["model"])
+    encoder = Encoder.load(manifest["components"]["dense"]["model"], dtype="bfloat16")
     encoder.encode(sample[:64])
     rate = _rate(lambda: encoder.encode(sample, batch_size=64), len(sample))
     print(

@@ -6,7 +6,7 @@
 #      The embedded 135M teacher rarely solves a task; when it solved none, the student is
 #      trained on the answered, error-free trajectories instead (format distillation) and the
 #      report says so.
-#   4. fine-tune the embedded student on them (TRL SFT)
+#   4. fine-tune the embedded student on them with recipes/sft-demo.yaml (TRL SFT)
 #   5. evaluate base vs trained student on the test split, greedy and with SAG
 #   6. report (Markdown + HTML) in experiment-out/report
 set -euo pipefail
@@ -27,7 +27,8 @@ if [ "$kept" = "0" ]; then
 else
   echo "experiment: training on $kept correct teacher trajectories (rejection sampling)" | tee "$OUT/TRAINING-DATA.txt"
 fi
-$TK train recipes/experiment/sft.yaml --overwrite
+# the SFT demo recipe (30 full fine-tuning steps on CPU), pointed at the filtered teacher data
+$TK train recipes/sft-demo.yaml --set dataset="$OUT/teacher-correct" -o "$OUT/student" --overwrite
 for model in base student; do
   path=embedded; [ "$model" = student ] && path="$OUT/student/model"
   rm -rf "$OUT/eval-$model" "$OUT/eval-$model-sag$SAG"

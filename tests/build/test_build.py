@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 
+from tests.build.conftest import write_recipe
+from tests.conftest import REPO
 from trajkit.build import build
 from trajkit.query import sql
 from trajkit.store import Dataset
 from trajkit.validate import validate_dataset
-from tests.build.conftest import write_recipe
-from tests.conftest import REPO
 
 
 def test_build_writes_graded_trajectories_with_provenance(tmp_path, task_file):
@@ -61,7 +61,7 @@ def test_kill_9_at_random_moments_then_resume_matches_uninterrupted(tmp_path, ta
     rng = random.Random(7)
     target = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for attempt in range(4):
+    for _attempt in range(4):
         proc = subprocess.Popen(
             [sys.executable, "-m", "trajkit", "build", str(recipe), "-o", str(target)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

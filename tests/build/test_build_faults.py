@@ -2,12 +2,12 @@
 
 import os
 
+from tests.build.conftest import STEP_1, STEP_2, write_recipe
 from trajkit.build import build
 from trajkit.store import Dataset
 from trajkit.teachers.fault_proxy import FaultPlan, FaultProxy
 from trajkit.teachers.scripted_server import ScriptedServer
 from trajkit.validate import validate_dataset
-from tests.build.conftest import STEP_1, STEP_2, write_recipe
 
 SECRET = "sk-test-DO-NOT-LEAK-8f3a2b"
 

@@ -195,3 +195,37 @@ def test_secrets_absent_even_in_the_template_environment(unguarded_pool):
     assert result.stdout == "None None\n"
     assert FAKE_SECRETS["OPENAI_API_KEY"] in os.environ.get("OPENAI_API_KEY", "")
     interp.close()
+
+
+def test_an_installation_under_tmp_stays_importable(tmp_path):
+    """/tmp gets a fresh tmpfs inside the sandbox; code living there (a venv or a checkout in
+    /tmp, as on CI runners) must be bind-mounted back, read-only."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "trajkit", site / "trajkit", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = site / "trajkit" / "__init__.py"
+    script = f"""
+import sys
+sys.path.insert(0, {str(site)!r})
+import trajkit
+assert trajkit.__file__.startswith({str(site)!r}), trajkit.__file__
+from trajkit.tools.policy import SandboxPolicy
+from trajkit.tools.sandbox import SandboxPool
+with SandboxPool(SandboxPolicy(python_guards=False)) as pool:
+    interp = pool.new_interpreter()
+    result = interp.run("import numpy\\nprint(len(open({str(probe)!r}).read()))")
+    print(pool.launcher, repr(result.stdout), result.error)
+    write = interp.run("open({str(probe)!r}, 'a').write('x')")
+    print("write:", write.error.type if write.error else "ok")
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    launcher, stdout, error = completed.stdout.splitlines()[0].split(" ", 2)
+    original = probe.read_text()
+    assert stdout == repr(f"{len(original)}\n") and error == "None", completed.stdout
+    if launcher == "namespaces":
+        assert "write: ok" not in completed.stdout  # bound back read-only, even without guards
+    assert probe.read_text() == original

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from trajkit.teachers.base import BackendBase, GenerationRequest, GenerationResponse, Stopwatch
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -146,3 +148,19 @@ def _resolve(pending: _Pending, *, result=None, error: BaseException | None = No
         pending.loop.call_soon_threadsafe(settle)
     except RuntimeError:
         pass  # the caller's event loop is closed: nobody is waiting any more
+
+
+class BatchedBackend(BackendBase):
+    """A backend whose requests go through `self._batcher` (a DynamicBatcher) to one model."""
+
+    _batcher: DynamicBatcher
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        watch = Stopwatch()
+        response = await self._batcher.submit(request)
+        return GenerationResponse(
+            response.choices, response.prompt_tokens, response.completion_tokens, watch.ms()
+        )
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._batcher.close)

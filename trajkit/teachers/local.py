@@ -13,7 +13,6 @@ seed, max_tokens and stop strings, so all of that is per row:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import threading
@@ -22,15 +21,13 @@ from dataclasses import dataclass
 
 from trajkit.errors import ConfigError, require
 from trajkit.teachers.base import (
-    BackendBase,
     Choice,
     GenerationRequest,
     GenerationResponse,
-    Stopwatch,
     TeacherError,
     trim_at_stop,
 )
-from trajkit.teachers.batching import DynamicBatcher
+from trajkit.teachers.batching import BatchedBackend, DynamicBatcher
 from trajkit.teachers.chat_template import EMBEDDED, render_chat, resolve_model_path
 
 DEFAULT_MAX_TOKENS = 512
@@ -53,7 +50,7 @@ class _RowEnd:
     reason: str
 
 
-class LocalBackend(BackendBase):
+class LocalBackend(BatchedBackend):
     name = "local"
 
     def __init__(
@@ -88,16 +85,6 @@ class LocalBackend(BackendBase):
         )
 
     # ------------------------------------------------------------------ public
-
-    async def generate(self, request: GenerationRequest) -> GenerationResponse:
-        watch = Stopwatch()
-        response = await self._batcher.submit(request)
-        return GenerationResponse(
-            response.choices, response.prompt_tokens, response.completion_tokens, watch.ms()
-        )
-
-    async def aclose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._batcher.close)
 
     @property
     def batch_sizes(self) -> list[int]:

