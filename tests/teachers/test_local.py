@@ -99,3 +99,19 @@ def test_a_prompt_too_long_fails_alone(backend):
                            GenerationRequest(FRANCE, greedy(4)))
     assert isinstance(error, TeacherError) and "reads at most" in str(error)
     assert not isinstance(fine, BaseException) and fine.completion_tokens == 4
+
+
+def test_shared_prompt_prefill_changes_no_token(backend, monkeypatch):
+    """The n samples of a request reuse one prefill of their prompt; the texts must be exactly
+    what prefilling every row separately gives, with requests of different lengths in the batch."""
+    from trajkit.teachers import local
+
+    seeded = Sampling(temperature=0.7, top_p=0.9, max_tokens=12, n=3, seed=11)
+    requests = [GenerationRequest(STORY, seeded), GenerationRequest(FRANCE, greedy(10).model_copy(update={"n": 2}))]
+    shared = generate(backend, *requests)
+    calls = []
+    monkeypatch.setattr(local, "_shared_prompt_cache", lambda *args: calls.append(1))
+    separate = generate(backend, *requests)
+    assert calls  # the second run really prefilled row by row
+    assert [[c.text for c in r.choices] for r in shared] == [[c.text for c in r.choices] for r in separate]
+    assert len(shared[1].choices) == 2 and shared[1].choices[0].text == shared[1].choices[1].text

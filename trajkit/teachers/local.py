@@ -9,6 +9,9 @@ seed, max_tokens and stop strings, so all of that is per row:
   leaves only that token standing. Greedy rows pass through untouched.
 - stopping: `_RowStopper` ends each row at EOS, at its first stop string or at its max_tokens,
   and records why and after how many tokens.
+- shared prompts: the n samples of one request (self-consistent action generation asks for 8)
+  share their prompt, so it is prefilled once and its KV cache copied to the n rows, instead
+  of running the same prompt through the model n times.
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ class LocalBackend(BatchedBackend):
             attention[i, width - len(row.prompt_ids) :] = 1
         eos_ids = _eos_ids(lm, tokenizer)
         stopper = _RowStopper(rows, width, eos_ids, tokenizer)
+        cache = _shared_prompt_cache(lm, rows, input_ids, attention)
         config = GenerationConfig(
             do_sample=False,
             max_new_tokens=max(row.max_tokens for row in rows),
@@ -194,6 +198,7 @@ class LocalBackend(BatchedBackend):
                 generation_config=config,
                 logits_processor=LogitsProcessorList([_RowSampler(rows)]),
                 stopping_criteria=StoppingCriteriaList([stopper]),
+                past_key_values=cache,
             )
         generated = output[:, width:].tolist()
         return stopper.finish(len(generated[0]) if generated else 0), generated
@@ -212,6 +217,26 @@ class LocalBackend(BatchedBackend):
         return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
 
 
+def _shared_prompt_cache(lm, rows: Sequence[_Row], input_ids, attention):
+    """The KV cache of every prompt position but the last, computed once per distinct request
+    and copied to each of its rows; None when no two rows share a request (nothing to save)."""
+    import torch
+
+    owners = [row.request_index for row in rows]
+    distinct = list(dict.fromkeys(owners))
+    if len(distinct) == len(rows) or input_ids.shape[1] < 2:
+        return None
+    first_row = {owner: owners.index(owner) for owner in distinct}
+    pick = torch.tensor([first_row[owner] for owner in distinct])
+    ids, mask = input_ids[pick, :-1], attention[pick, :-1]
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # what generate derives for left padding
+    with torch.inference_mode():
+        output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    cache = output.past_key_values
+    cache.batch_select_indices(torch.tensor([distinct.index(owner) for owner in owners]))
+    return cache
+
+
 def _eos_ids(lm, tokenizer) -> list[int]:
     ids = lm.generation_config.eos_token_id if lm.generation_config else None
     ids = [ids] if isinstance(ids, int) else list(ids or [])
@@ -221,46 +246,54 @@ def _eos_ids(lm, tokenizer) -> list[int]:
 
 
 class _RowSampler:
-    """Per-row temperature / top-p sampling inside a greedy `generate`: for each sampling row,
-    draw a token with the row's own generator and mask every other token."""
+    """Per-row temperature / top-p sampling inside a greedy `generate`: every sampling row draws
+    its token from its own temperature/top-p distribution with its own seeded generator (so a
+    row's text does not depend on what else is in the batch), and only that token is left
+    standing. All sampling rows are handled in one vectorised pass per step."""
 
     def __init__(self, rows: Sequence[_Row]):
         import torch
 
-        self._rows = rows
+        self._index = [i for i, row in enumerate(rows) if row.temperature > 0]
         self._generators = []
-        for row in rows:
-            if row.temperature > 0:
-                generator = torch.Generator()
-                generator.manual_seed(row.seed)
-                self._generators.append(generator)
-            else:
-                self._generators.append(None)
+        for i in self._index:
+            generator = torch.Generator()
+            generator.manual_seed(rows[i].seed)
+            self._generators.append(generator)
+        self._temperature = torch.tensor([[rows[i].temperature] for i in self._index])
+        self._top_p = torch.tensor([rows[i].top_p for i in self._index])
 
     def __call__(self, input_ids, scores):
         import torch
 
-        for i, (row, generator) in enumerate(zip(self._rows, self._generators, strict=True)):
-            if generator is None:
-                continue
-            probs = torch.softmax(scores[i].float() / row.temperature, dim=-1)
-            if row.top_p < 1.0:
-                probs = _top_p_filter(probs, row.top_p)
-            token = torch.multinomial(probs, 1, generator=generator)
-            scores[i].fill_(float("-inf"))
-            scores[i, token] = 0.0
+        if not self._index:
+            return scores
+        index = torch.tensor(self._index)
+        probs = torch.softmax(scores[index].float() / self._temperature, dim=-1)
+        uniforms = torch.cat([torch.rand(1, generator=g) for g in self._generators])
+        tokens = sample_top_p(probs, self._top_p, uniforms)
+        scores[index] = float("-inf")
+        scores[index, tokens] = 0.0
         return scores
 
 
-def _top_p_filter(probs, top_p: float):
+NUCLEUS_SEARCH = 256  # look for the nucleus among this many most likely tokens first
+
+
+def sample_top_p(probs, top_p, uniforms):
+    """One token per row of `probs`: keep the most likely tokens up to a mass of `top_p` (the
+    first always stays), then draw by inverse CDF with the row's uniform number in [0, 1)."""
     import torch
 
-    sorted_probs, order = torch.sort(probs, descending=True)
-    cumulative = torch.cumsum(sorted_probs, dim=-1)
-    drop = cumulative - sorted_probs > top_p  # keep the smallest set reaching top_p
-    sorted_probs[drop] = 0.0
-    kept = torch.zeros_like(probs).scatter(0, order, sorted_probs)
-    return kept / kept.sum()
+    width = min(probs.shape[-1], NUCLEUS_SEARCH)
+    ranked, order = torch.topk(probs, width, dim=-1)
+    if bool((top_p >= 1.0).any()) or bool((ranked.sum(-1) < top_p).any()):
+        ranked, order = torch.sort(probs, descending=True, dim=-1)  # the nucleus is wider
+    keep = (ranked.cumsum(-1) - ranked) <= top_p.unsqueeze(-1)
+    cumulative = (ranked * keep).cumsum(-1)
+    target = (uniforms * cumulative[:, -1]).unsqueeze(-1)
+    position = torch.searchsorted(cumulative, target).clamp(max=ranked.shape[-1] - 1)
+    return order.gather(-1, position).squeeze(-1)
 
 
 class _RowStopper:
