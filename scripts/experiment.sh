@@ -19,16 +19,18 @@ mkdir -p "$OUT"
 $TK build recipes/experiment/teacher.yaml
 rm -rf "$OUT/teacher-correct"
 $TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset paper
+failed=drop
 kept=$($TK sql "$OUT/teacher-correct" "SELECT count(*) AS n FROM trajectories" -f csv | tail -1)
 if [ "$kept" = "0" ]; then
   echo "experiment: the teacher solved no task; training on answered, error-free trajectories (format distillation)" | tee "$OUT/TRAINING-DATA.txt"
   rm -rf "$OUT/teacher-correct"
   $TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset answered --preset no-errors
+  failed=keep  # these trajectories are graded incorrect; the recipe drops those by default
 else
   echo "experiment: training on $kept correct teacher trajectories (rejection sampling)" | tee "$OUT/TRAINING-DATA.txt"
 fi
 # the SFT demo recipe (30 full fine-tuning steps on CPU), pointed at the filtered teacher data
-$TK train recipes/sft-demo.yaml --set dataset="$OUT/teacher-correct" -o "$OUT/student" --overwrite
+$TK train recipes/sft-demo.yaml --set dataset="$OUT/teacher-correct" --set examples.failed=$failed -o "$OUT/student" --overwrite
 for model in base student; do
   path=embedded; [ "$model" = student ] && path="$OUT/student/model"
   rm -rf "$OUT/eval-$model" "$OUT/eval-$model-sag$SAG"
