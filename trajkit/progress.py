@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+
+
+@contextlib.contextmanager
+def quiet_model_loading():
+    """No transformers "Loading weights" bar while a model loads (trajkit draws its own bars)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class BuildProgress:

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trajkit.errors import ServiceError
+from trajkit.tools.confine import set_parent_death_signal
 
 ENGINE_NAME = "trajkit-sqlite"
 OWNER = "argilla"
@@ -169,13 +170,10 @@ def _http_ready(url: str) -> bool:
 
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the process that started us dies (even by SIGKILL),
-    so a killed `review serve` never leaves a server, worker or Redis behind (Linux only)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    so a killed `review serve` never leaves a server, worker or Redis behind (Linux only).
+    Runs between fork and exec, so it imports nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        set_parent_death_signal(signal.SIGTERM)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

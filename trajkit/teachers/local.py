@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trajkit.errors import ConfigError, require
+from trajkit.progress import quiet_model_loading
 from trajkit.teachers.base import (
     Choice,
     GenerationRequest,
@@ -103,13 +104,12 @@ class LocalBackend(BatchedBackend):
             transformers = require("transformers", "embedded", "the local teacher backend")
             torch.set_num_threads(self._num_threads)
             path = resolve_model_path(self._model_ref)
-            bars = transformers.utils.logging.is_progress_bar_enabled()
-            transformers.utils.logging.disable_progress_bar()  # the build draws its own
             try:
-                tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-                lm = transformers.AutoModelForCausalLM.from_pretrained(
-                    path, dtype=getattr(torch, self._dtype)
-                )
+                with quiet_model_loading():
+                    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+                    lm = transformers.AutoModelForCausalLM.from_pretrained(
+                        path, dtype=getattr(torch, self._dtype)
+                    )
             except (OSError, ValueError) as exc:
                 raise ConfigError(
                     f"cannot load a model from {path!r} ({type(exc).__name__}: {exc})",
@@ -117,9 +117,6 @@ class LocalBackend(BatchedBackend):
                     fix="give a local Hugging Face model folder, or leave model unset for the "
                     "embedded SmolLM2",
                 ) from exc
-            finally:
-                if bars:
-                    transformers.utils.logging.enable_progress_bar()
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
             lm.eval()
@@ -222,18 +219,19 @@ def _shared_prompt_cache(lm, rows: Sequence[_Row], input_ids, attention):
     and copied to each of its rows; None when no two rows share a request (nothing to save)."""
     import torch
 
-    owners = [row.request_index for row in rows]
-    distinct = list(dict.fromkeys(owners))
-    if len(distinct) == len(rows) or input_ids.shape[1] < 2:
+    first_row: dict[int, int] = {}  # request -> its first row, in order of appearance
+    for r, row in enumerate(rows):
+        first_row.setdefault(row.request_index, r)
+    if len(first_row) == len(rows) or input_ids.shape[1] < 2:
         return None
-    first_row = {owner: owners.index(owner) for owner in distinct}
-    pick = torch.tensor([first_row[owner] for owner in distinct])
+    slot = {request: s for s, request in enumerate(first_row)}
+    pick = torch.tensor(list(first_row.values()))
     ids, mask = input_ids[pick, :-1], attention[pick, :-1]
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # what generate derives for left padding
     with torch.inference_mode():
         output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
     cache = output.past_key_values
-    cache.batch_select_indices(torch.tensor([distinct.index(owner) for owner in owners]))
+    cache.batch_select_indices(torch.tensor([slot[row.request_index] for row in rows]))
     return cache
 
 
@@ -254,21 +252,22 @@ class _RowSampler:
     def __init__(self, rows: Sequence[_Row]):
         import torch
 
-        self._index = [i for i, row in enumerate(rows) if row.temperature > 0]
+        sampling = [i for i, row in enumerate(rows) if row.temperature > 0]
+        self._index = torch.tensor(sampling, dtype=torch.long)
         self._generators = []
-        for i in self._index:
+        for i in sampling:
             generator = torch.Generator()
             generator.manual_seed(rows[i].seed)
             self._generators.append(generator)
-        self._temperature = torch.tensor([[rows[i].temperature] for i in self._index])
-        self._top_p = torch.tensor([rows[i].top_p for i in self._index])
+        self._temperature = torch.tensor([[rows[i].temperature] for i in sampling])
+        self._top_p = torch.tensor([rows[i].top_p for i in sampling])
 
     def __call__(self, input_ids, scores):
         import torch
 
-        if not self._index:
+        if not self._generators:
             return scores
-        index = torch.tensor(self._index)
+        index = self._index
         probs = torch.softmax(scores[index].float() / self._temperature, dim=-1)
         uniforms = torch.cat([torch.rand(1, generator=g) for g in self._generators])
         tokens = sample_top_p(probs, self._top_p, uniforms)

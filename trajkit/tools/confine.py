@@ -59,7 +59,6 @@ MS_REMOUNT = 32
 MS_NOATIME = 1024
 MS_NODIRATIME = 2048
 MS_BIND = 4096
-MS_MOVE = 8192
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
@@ -244,7 +243,7 @@ def _setup_mounts(config: dict) -> tuple[list[str], list[str], list[str]]:
         for handle in handles:
             os.close(handle)
 
-    ours = {"/tmp", *hidden, *exposed}
+    ours = {*covered, *exposed}
     failures = []
     for mountpoint in _mountpoints():
         if mountpoint in ours or mountpoint.startswith(("/proc", "/sys", "/dev")):
