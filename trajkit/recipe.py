@@ -3,15 +3,22 @@
 A recipe names the tasks, the model backend and its sampling, the prompt, the agent settings,
 the tools and the output. Errors name the YAML path of the bad value. Relative paths are
 relative to the working directory, as with TRL and accelerate configs.
+
+A build recipe's `mode` is `agent` (default: the CodeAct agent with tools) or `cot` (one
+generation per task, no tools: the paper's CoT-distillation data). A `cot` recipe uses the
+`cot` prompt (the one `trajkit train` and `trajkit eval` with `mode: cot` use too); its
+`tools` and `agent.max_steps` are not used, and agent behaviours (`agent.candidates > 1`,
+`first_thought_prefix`, `force_format`, `force_final_answer`) are an error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trajkit.agent.cot import COT_PROMPT
 from trajkit.errors import ConfigError, InputError
 from trajkit.schema import Sampling
 
@@ -69,6 +76,42 @@ class BuildRecipe(Strict):
     flush_every: int = Field(32, ge=1)
     output: str
     kind: str = Field("teacher", pattern="^(teacher|student)$")
+    mode: Literal["agent", "cot"] = Field("agent", description="agent: CodeAct with tools; cot: one generation, no tools")
+
+    @model_validator(mode="after")
+    def _cot_prompt(self) -> BuildRecipe:
+        if self.mode == "cot" and "prompt" not in self.model_fields_set:
+            self.prompt = COT_PROMPT
+        return self
+
+
+# agent options that change how a trajectory is generated: meaningless in one CoT generation
+_AGENT_ONLY = {
+    "candidates": (" > 1", lambda agent: agent.candidates > 1),
+    "first_thought_prefix": (": true", lambda agent: agent.first_thought_prefix),
+    "force_format": (": true", lambda agent: agent.force_format),
+    "force_final_answer": (": true", lambda agent: agent.force_final_answer),
+}
+
+
+def check_mode(recipe: BuildRecipe, where: str) -> None:
+    """Refuse settings that make no sense in the recipe's mode (a CoT build has no agent loop)."""
+    if recipe.mode != "cot":
+        return
+    for name, (value, is_set) in _AGENT_ONLY.items():
+        if is_set(recipe.agent):
+            raise ConfigError(
+                f"agent.{name}{value} needs the agent loop, but mode is cot (one generation, no tools)",
+                where=f"{where}: agent.{name}",
+                fix=f"remove agent.{name}, or use mode: agent",
+            )
+    if recipe.prompt != COT_PROMPT:
+        raise ConfigError(
+            f"prompt: {recipe.prompt} with mode: cot; a CoT build uses the cot prompt, the one "
+            "trajkit train and trajkit eval (mode: cot) give the student",
+            where=f"{where}: prompt",
+            fix=f"remove prompt (or set prompt: {COT_PROMPT}); to change it, edit trajkit/prompts/cot.j2",
+        )
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -102,4 +145,6 @@ def validate(model: type[BaseModel], data: dict, where: str):
 def load_build_recipe(path: str | Path, overrides: dict | None = None) -> tuple[BuildRecipe, dict]:
     data = read_yaml(path)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return validate(BuildRecipe, data, str(path)), data
+    recipe = validate(BuildRecipe, data, str(path))
+    check_mode(recipe, str(path))
+    return recipe, data

@@ -102,6 +102,8 @@ class Provenance(Model):
     kind: ProvenanceKind
     backend: str = Field(description="openai, vllm, local, scripted, reference-import, ...")
     model: str
+    model_sha256: str | None = Field(None, description="sha256 of the model file, when trajkit loaded one (GGUF)")
+    model_licence: str | None = Field(None, description="licence of the model, from trajkit's model registry")
     sampling: Sampling = Field(default_factory=Sampling)
     prompt_template: str = Field("", description="prompt template id")
     prompt_hash: str = Field("", description="content hash of the rendered template source")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from trajkit.teachers.llama_server import DEFAULT_VENV, LlamaServer, llama_python
+from trajkit.teachers.llama_server import LlamaServer
 from trajkit.teachers.scripted_server import ScriptedServer
 
 SCRIPT = [
@@ -18,18 +18,13 @@ SCRIPT = [
 
 @pytest.fixture(scope="session")
 def llama_server():
-    """llama.cpp's OpenAI-compatible server on a free port serving the embedded GGUF."""
+    """llama.cpp's native OpenAI-compatible server (xllamacpp) on a free port serving the
+    embedded SmolLM2 GGUF, four slots."""
     if os.environ.get("TRAJKIT_SKIP_LLAMA"):
         pytest.skip("TRAJKIT_SKIP_LLAMA is set: llama.cpp server tests skipped")
-    python = llama_python()
-    if python is None:
-        pytest.fail(
-            f"llama.cpp's server is not installed in {DEFAULT_VENV}: run `make setup-services` "
-            "(or set TRAJKIT_SKIP_LLAMA=1 to skip these tests locally)"
-        )
     from trajkit.embedded import gguf_path
 
-    with LlamaServer(gguf_path(), python=python, n_ctx=2048) as server:
+    with LlamaServer(gguf_path(), context=4096, parallel=4, alias="smollm2") as server:
         yield server
 
 

@@ -43,11 +43,12 @@ def test_stop_strings(llama_server):
     assert cut.finish_reason == "stop" and cut.text == full.text[: full.text.index(stop)]
 
 
-def test_n_falls_back_to_separate_requests_on_llama_cpp(llama_server):
+def test_n_choices_come_from_one_request(llama_server):
     backend = backend_for(llama_server)
     sampling = Sampling(temperature=1.0, max_tokens=8, n=3, seed=1)
     (reply,) = generate(backend, GenerationRequest(STORY, sampling))
-    assert backend.server_ignores_n  # llama.cpp answered one choice to n=3
+    assert not backend.server_ignores_n  # the native server honours n
+    assert backend.requests_sent == 2  # /models, then one chat request for all three choices
     assert len(reply.choices) == 3
     assert len({c.text for c in reply.choices}) >= 2  # separate seeds, separate samples
     (again,) = generate(backend_for(llama_server), GenerationRequest(STORY, sampling))

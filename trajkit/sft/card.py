@@ -34,6 +34,7 @@ def training_record(prepared, result) -> dict:
         "recipe_hash": recipe.recipe_hash(),
         "recipe": recipe.model_dump(mode="json"),
         "system_prompt": {"id": prepared.system_prompt.id, "hash": prepared.system_prompt.hash},
+        "mode": getattr(prepared, "mode", "agent"),
         "data": {
             "fingerprint": prepared.data_fingerprint,
             "examples_fingerprint": prepared.examples_fingerprint,
@@ -90,14 +91,20 @@ def render_card(record: dict) -> str:
     sources = "\n".join(
         f"- `{s['path']}` ({s['rows']} trajectories, fingerprint `{s['fingerprint']}`)" for s in data["sources"]
     )
+    cot = record.get("mode") == "cot"
+    kind = (
+        "chain-of-thought answers (one generation, no tools: the CoT-distillation baseline)"
+        if cot else "agent trajectories (Thought / Code / Observation\nformat)"
+    )
+    usage = _COT_USAGE if cot else _AGENT_USAGE
     return f"""---
 {yaml.safe_dump(front, sort_keys=False).strip()}
 ---
 
 # Student model trained with trajkit
 
-{record['method']} of `{record['base_model']}` on agent trajectories (Thought / Code / Observation
-format), with loss on the assistant turns only. Trained {record['trained_at']}.
+{record['method']} of `{record['base_model']}` on {kind}, with loss on the assistant turns only.
+Trained {record['trained_at']}.
 
 ## Results
 
@@ -127,23 +134,9 @@ System prompt: `{record['system_prompt']['id']}` (hash `{record['system_prompt']
 
 ## Using the model
 
-The student expects the conversation trajkit renders for it: the system prompt
-`trajkit.agent.prompts.load_prompt("{record['system_prompt']['id'].split('/')[0]}").text`, the task as
-`trajkit.agent.format.conversation(...)` writes it, and generation stopped at `<end_code>`:
+{usage.replace('PROMPT', record['system_prompt']['id'].split('/')[0]).strip()}
 
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from trajkit.agent.format import conversation, STOP_SEQUENCES
-from trajkit.agent.prompts import load_prompt
-
-tokenizer = AutoTokenizer.from_pretrained("model")
-model = AutoModelForCausalLM.from_pretrained("model")
-messages = conversation(load_prompt("student").text, "What is 17 * 23?", [])
-ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-out = model.generate(**ids, max_new_tokens=256, stop_strings=STOP_SEQUENCES, tokenizer=tokenizer)
-```
-
-Or evaluate it with `trajkit eval`.
+Or evaluate it with `trajkit eval`{' (mode: cot)' if cot else ''}.
 
 ## Loss curve
 
@@ -160,4 +153,39 @@ Or evaluate it with `trajkit eval`.
 ## Versions
 
 {', '.join(f"{k} {v}" for k, v in record['versions'].items())}
+"""
+
+
+_AGENT_USAGE = """The student expects the conversation trajkit renders for it: the system prompt
+`trajkit.agent.prompts.load_prompt("PROMPT").text`, the task as
+`trajkit.agent.format.conversation(...)` writes it, and generation stopped at `<end_code>`:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trajkit.agent.format import conversation, STOP_SEQUENCES
+from trajkit.agent.prompts import load_prompt
+
+tokenizer = AutoTokenizer.from_pretrained("model")
+model = AutoModelForCausalLM.from_pretrained("model")
+messages = conversation(load_prompt("PROMPT").text, "What is 17 * 23?", [])
+ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+out = model.generate(**ids, max_new_tokens=256, stop_strings=STOP_SEQUENCES, tokenizer=tokenizer)
+```"""
+
+_COT_USAGE = """The student expects the conversation trajkit renders for it: the system prompt
+`trajkit.agent.prompts.load_prompt("PROMPT").text` and the task, as
+`trajkit.agent.cot.cot_messages(...)` writes them; it answers in one turn ending with
+`Final answer: X`, which `trajkit.agent.cot.extract_cot_answer` reads:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trajkit.agent.cot import cot_messages, extract_cot_answer
+from trajkit.agent.prompts import load_prompt
+
+tokenizer = AutoTokenizer.from_pretrained("model")
+model = AutoModelForCausalLM.from_pretrained("model")
+messages = cot_messages(load_prompt("PROMPT").text, "What is 17 * 23?")
+ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+out = model.generate(**ids, max_new_tokens=256)
+```
 """

@@ -17,6 +17,13 @@ Which assistant turns carry loss is decided here, per step:
 
 Too-long examples lose whole middle steps (the system prompt, task, first step and the last
 steps with the final answer are kept), never a cut inside a turn.
+
+CoT trajectories (`trajkit build` with `mode: cot`) are converted with `mode="cot"`: the
+conversation is `trajkit.agent.cot.cot_conversation` — the `cot` system prompt and the task
+exactly as `run_cot` (and so `trajkit eval` with `mode: cot`) sends them, then the teacher's
+reasoning ending with its `Final answer: X` line as the one assistant turn, which carries the
+loss. One run trains on one kind: `examples.system_prompt: auto` (the default) picks `student`
+for agent data and `cot` for CoT data (`system_prompt_name`).
 """
 
 from __future__ import annotations
@@ -27,12 +34,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trajkit.agent.cot import COT_PROMPT, cot_conversation
 from trajkit.agent.format import THOUGHT, conversation
-from trajkit.errors import TrajkitError
+from trajkit.errors import ConfigError, TrajkitError
 from trajkit.schema import Trajectory
 from trajkit.sft.masks import LossTurn, Plan, plan, tokenize_plans
 
 FailedPolicy = Literal["drop", "keep", "weight"]
+Mode = Literal["agent", "cot"]
+AUTO = "auto"
+STUDENT_PROMPT = "student"
+# the prompt each kind of data is trained with under `system_prompt: auto`; a known prompt of
+# the other kind is refused (a CoT student with the agent prompt would be evaluated wrongly)
+_PROMPT_FOR = {"agent": STUDENT_PROMPT, "cot": COT_PROMPT}
+_KIND_OF_PROMPT = {STUDENT_PROMPT: "agent", "teacher": "agent", COT_PROMPT: "cot"}
 
 
 class ConversionError(TrajkitError):
@@ -44,11 +59,30 @@ class ExampleOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    system_prompt: str = Field("student", description="prompt template name (trajkit/prompts/<name>.j2)")
+    system_prompt: str = Field(
+        AUTO,
+        description="prompt template name (trajkit/prompts/<name>.j2); auto: student for agent data, cot for CoT data",
+    )
     exclude_prefix: bool = Field(False, description="no loss on the first-thought prefix text")
     exclude_error_steps: bool = Field(True, description="no loss on steps that ended in an error")
     failed: FailedPolicy = Field("drop", description="trajectories graded incorrect: drop, keep or weight")
     failed_weight: float = Field(0.5, ge=0, description="copies per epoch of a failed trajectory when failed=weight")
+
+
+def system_prompt_name(requested: str, mode: Mode) -> str:
+    """The prompt template a run on `mode` data trains with (`examples.system_prompt`)."""
+    if requested == AUTO:
+        return _PROMPT_FOR[mode]
+    kind = _KIND_OF_PROMPT.get(requested)
+    if kind is not None and kind != mode:
+        what = "CoT answers" if mode == "cot" else "agent trajectories"
+        raise ConfigError(
+            f"examples.system_prompt: {requested} is a prompt for {kind} data, but the data are {what}",
+            where="examples.system_prompt",
+            fix=f"set examples.system_prompt: auto (or {_PROMPT_FOR[mode]}); "
+            "trajkit eval then needs mode: " + mode,
+        )
+    return requested
 
 
 @dataclass
@@ -61,6 +95,7 @@ class Example:
     weight: float = 1.0
     dropped_steps: int = 0  # middle steps removed to fit max_length
     turn_starts: dict[int, int] = field(default_factory=dict)
+    mode: Mode = "agent"
 
     @property
     def loss_tokens(self) -> int:
@@ -87,9 +122,18 @@ class ConversionReport:
 # ---------------------------------------------------------------------- conversation
 
 
-def student_messages(traj: Trajectory, system_prompt: str, steps=None) -> list[dict]:
+def student_messages(traj: Trajectory, system_prompt: str, steps=None, mode: Mode = "agent") -> list[dict]:
     """The chat the student sees for a trajectory (all steps, or the given ones)."""
-    return conversation(system_prompt, traj.task.question, traj.steps if steps is None else steps)
+    steps = traj.steps if steps is None else steps
+    if mode == "cot":
+        if len(steps) != 1 or steps[0].code or steps[0].tool_calls:
+            raise ConversionError(
+                f"not a CoT answer ({len(steps)} steps, code or tool calls) in a CoT training run",
+                where=f"trajectory {traj.trajectory_id}",
+                fix="train CoT and agent trajectories in separate runs",
+            )
+        return cot_conversation(system_prompt, traj.task.question, steps)
+    return conversation(system_prompt, traj.task.question, steps)
 
 
 def loss_turns(traj: Trajectory, messages: Sequence[dict], steps, options: ExampleOptions) -> list[LossTurn]:
@@ -142,8 +186,8 @@ def example_weight(traj: Trajectory, options: ExampleOptions) -> float | None:
 
 
 def _plan_for(traj: Trajectory, steps, system_prompt: str, options: ExampleOptions, tokenizer,
-              chat_template: str | None) -> tuple[list[dict], list[LossTurn], Plan]:
-    messages = student_messages(traj, system_prompt, steps)
+              chat_template: str | None, mode: Mode = "agent") -> tuple[list[dict], list[LossTurn], Plan]:
+    messages = student_messages(traj, system_prompt, steps, mode)
     turns = loss_turns(traj, messages, steps, options)
     where = f"trajectory {traj.trajectory_id}"
     return messages, turns, plan(tokenizer, messages, turns, chat_template=chat_template, where=where)
@@ -159,8 +203,12 @@ def to_examples(
     chat_template: str | None = None,
     report: ConversionReport | None = None,
     batch_size: int = 256,
+    mode: Mode = "agent",
 ) -> Iterator[Example]:
     """Training examples of trajectories, batched for the tokenizer; fills `report`.
+
+    `mode` is the kind of trajectories: `agent` (the CodeAct conversation) or `cot` (one
+    CoT answer each, `cot_conversation`); `trajkit.sft.data.training_mode` tells them apart.
 
     Examples longer than `max_length` tokens lose whole middle steps; those that cannot fit
     even with only their first and last step are left out (counted in `report.too_long`).
@@ -181,15 +229,15 @@ def to_examples(
             report.failed_kept += 1
         batch.append((traj, weight))
         if len(batch) >= batch_size:
-            yield from _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report)
+            yield from _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report, mode)
             batch = []
     if batch:
-        yield from _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report)
+        yield from _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report, mode)
 
 
-def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report) -> Iterator[Example]:
+def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_template, report, mode) -> Iterator[Example]:
     planned = [
-        (traj, weight, *_plan_for(traj, traj.steps, system_prompt, options, tokenizer, chat_template))
+        (traj, weight, *_plan_for(traj, traj.steps, system_prompt, options, tokenizer, chat_template, mode))
         for traj, weight in batch
     ]
     tokenized = tokenize_plans(tokenizer, [p for *_, p in planned])
@@ -212,6 +260,7 @@ def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_te
             weight=weight,
             dropped_steps=dropped,
             turn_starts=chat.turn_starts,
+            mode=mode,
         )
         report.examples += 1
         report.tokens += len(example.input_ids)
@@ -248,10 +297,11 @@ def _fit(traj, chat, system_prompt, options, max_length, tokenizer, chat_templat
 
 
 def to_example(traj: Trajectory, tokenizer, system_prompt: str, options: ExampleOptions | None = None,
-               *, max_length: int | None = None, chat_template: str | None = None) -> Example | None:
+               *, max_length: int | None = None, chat_template: str | None = None,
+               mode: Mode = "agent") -> Example | None:
     """One trajectory's training example (None when the options or `max_length` drop it)."""
     examples = to_examples([traj], tokenizer, system_prompt, options, max_length=max_length,
-                           chat_template=chat_template)
+                           chat_template=chat_template, mode=mode)
     return next(iter(examples), None)
 
 
@@ -288,8 +338,9 @@ def messages_record(example: Example) -> dict:
     character ranges `[start, end)` of each message's content that carry loss (they differ
     from the whole content only when a first-thought prefix is excluded); the end-of-turn
     marker after a trained turn carries loss too. `tools` describes the Python functions the
-    student's code may call; they are already described in the system prompt, so do not also
-    pass them to the chat template (that would change the rendering the student sees).
+    student's code may call (none for CoT examples); they are already described in the system
+    prompt, so do not also pass them to the chat template (that would change the rendering the
+    student sees).
     """
     trained = {turn.message_index: turn.skip_chars for turn in example.loss_turns}
     messages, spans = [], []
@@ -303,7 +354,7 @@ def messages_record(example: Example) -> dict:
     return {
         "trajectory_id": example.trajectory_id,
         "messages": messages,
-        "tools": STUDENT_TOOLS,
+        "tools": STUDENT_TOOLS if example.mode == "agent" else [],
         "loss_spans": spans,
         "weight": example.weight,
         "dropped_steps": example.dropped_steps,

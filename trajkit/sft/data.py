@@ -1,4 +1,9 @@
-"""The trajectories a recipe trains on: dataset directories (or `synthetic:N`) and a filter."""
+"""The trajectories a recipe trains on: dataset directories (or `synthetic:N`) and a filter.
+
+The data of one run are all agent trajectories or all CoT answers (`training_mode`): the two
+are trained with different system prompts and evaluated in different modes, so a mix is an
+error; pick one kind with the datasets or the filter and train one student per kind.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 from trajkit.errors import ConfigError
 from trajkit.schema import Trajectory, stable_hash
+from trajkit.sft.convert import Mode
 
 _SYNTHETIC = re.compile(r"^synthetic:(\d+)(?::(\d+))?$")
 
@@ -20,6 +26,7 @@ class TrainingData:
     sources: list[dict]  # {path, name, fingerprint, rows}
     where: str | None
     fingerprint: str  # of the sources and the filter
+    mode: Mode = "agent"  # agent trajectories or CoT answers (`training_mode`)
 
 
 def synthetic_spec(spec: str) -> tuple[int, int] | None:
@@ -67,7 +74,40 @@ def load_training_data(datasets: list[str], where: str | None, *, where_label: s
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     fingerprint = stable_hash([[s["fingerprint"] for s in sources], where])
-    return TrainingData(trajectories, sources, where, fingerprint)
+    mode = training_mode(trajectories, where=f"{where_label}: {', '.join(datasets)}" + (" / filter" if where else ""))
+    return TrainingData(trajectories, sources, where, fingerprint, mode)
+
+
+def training_mode(trajectories: list[Trajectory], *, where: str = "dataset") -> Mode:
+    """`cot` when every trajectory is a CoT answer, `agent` when none is; a mix is an error.
+
+    Decided per provenance (`trajkit.agent.cot.is_cot_provenance`): made with the `cot` prompt,
+    or (imported data) one step allowed and no code or tool call in any of its trajectories.
+    """
+    from trajkit.agent.cot import is_cot_provenance
+
+    groups: dict[str, list[Trajectory]] = {}
+    for traj in trajectories:
+        groups.setdefault(traj.provenance.fingerprint, []).append(traj)
+    cot = agent = 0
+    templates: dict[bool, set[str]] = {True: set(), False: set()}
+    for group in groups.values():
+        is_cot = is_cot_provenance(group[0].provenance, group)
+        templates[is_cot].add(group[0].provenance.prompt_template or "no prompt recorded")
+        if is_cot:
+            cot += len(group)
+        else:
+            agent += len(group)
+    if cot and agent:
+        raise ConfigError(
+            f"the training data mix {agent} agent trajectories (prompt {', '.join(sorted(templates[False]))}) "
+            f"and {cot} CoT answers (prompt {', '.join(sorted(templates[True]))}); one run trains one "
+            "kind of student (its system prompt and its eval mode differ)",
+            where=where,
+            fix="train one student per kind: give only agent or only CoT datasets (trajkit build "
+            "mode: cot), or select one kind with the filter, e.g. \"provenance.prompt_template LIKE 'cot/%'\"",
+        )
+    return "cot" if cot else "agent"
 
 
 def _fingerprint(spec: str, dataset) -> str:

@@ -66,6 +66,7 @@ class Prepared:
     data_fingerprint: str
     examples_fingerprint: str
     where: str | None
+    mode: str = "agent"  # agent trajectories or CoT answers
 
 
 @dataclass
@@ -129,9 +130,11 @@ def load_tokenizer(recipe: Recipe, model_path: str):
 def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> Prepared:
     """Load the data and the tokenizer, convert every trajectory, check every mask."""
     from trajkit.agent.prompts import load_prompt
+    from trajkit.sft.convert import AUTO, system_prompt_name
     from trajkit.sft.data import load_training_data
 
-    system_prompt = load_prompt(recipe.examples.system_prompt)
+    if recipe.examples.system_prompt != AUTO:
+        load_prompt(recipe.examples.system_prompt)  # a bad name fails before the data are read
     where = recipe.where()
     data = load_training_data(recipe.dataset, where)
     if not data.trajectories:
@@ -140,7 +143,9 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
             where="dataset" + (" / filter" if where else ""),
             fix="check the dataset path and the filter (trajkit sql DATASET ... shows what matches)",
         )
-    log(f"data: {len(data.trajectories)} trajectories from {', '.join(recipe.dataset)}")
+    system_prompt = load_prompt(system_prompt_name(recipe.examples.system_prompt, data.mode))
+    kind = "CoT answers (trained as the CoT baseline: evaluate with mode: cot)" if data.mode == "cot" else "trajectories"
+    log(f"data: {len(data.trajectories)} {kind} from {', '.join(recipe.dataset)}; system prompt {system_prompt.id}")
     model_path = resolve_model(recipe.model.name)
     tokenizer, chat_template = load_tokenizer(recipe, model_path)
     report = ConversionReport()
@@ -152,6 +157,7 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
             recipe.examples,
             max_length=recipe.training.max_length,
             report=report,
+            mode=data.mode,
         )
     )
     if not examples:
@@ -173,6 +179,7 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
         data_fingerprint=data.fingerprint,
         examples_fingerprint=examples_fingerprint(examples),
         where=where,
+        mode=data.mode,
     )
 
 

@@ -5,7 +5,8 @@
     await backend.aclose()
 
 Backends: `local` (transformers; the embedded SmolLM2 when no model is given, the default),
-`openai` (any OpenAI-compatible server), `vllm` (vLLM offline), `scripted` (replays fixed
+`openai` (any OpenAI-compatible server), `llamacpp` (llama.cpp's server, started by trajkit on a
+GGUF from the model registry), `vllm` (vLLM offline), `scripted` (replays fixed
 replies; for demos). Heavy libraries load only when a backend is made.
 """
 
@@ -51,6 +52,12 @@ OPTIONS: dict[str, frozenset[str]] = {
     ),
     "vllm": frozenset(
         {"model", "chat_template", "max_batch", "max_wait_ms", "default_max_tokens", "engine_kwargs"}
+    ),
+    "llamacpp": frozenset(
+        {
+            "model", "parallel", "context", "threads", "port", "startup_timeout_s", "restarts",
+            "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "extra_body",
+        }
     ),
     "scripted": frozenset({"responses", "model"}),
 }
@@ -104,6 +111,10 @@ def _construct(kind: str, options: dict[str, Any], where: str) -> Backend:
         from trajkit.teachers.openai_compat import OpenAICompatBackend
 
         return OpenAICompatBackend(**options)
+    if kind == "llamacpp":
+        from trajkit.teachers.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(**options)
     if kind == "vllm":
         from trajkit.teachers.vllm_offline import VLLMBackend
 

@@ -1,38 +1,49 @@
-"""Starting and stopping llama.cpp's OpenAI-compatible server (llama-cpp-python[server]).
+"""llama.cpp's native server (xllamacpp), run by trajkit in a child process.
 
-The server lives in its own virtualenv (`.cache/venvs/llama`, made by
-scripts/services/llama.sh) so its dependencies never mix with trajkit's. Tests and
-bench/teachers.py use it as a real third-party OpenAI-compatible server serving the embedded
-GGUF on 127.0.0.1.
+`LlamaServer(gguf).start()` launches `python -m trajkit.teachers.llama_process` on 127.0.0.1 and a
+free port, waits until `/v1/models` answers, and `stop()` ends it. The child gets SIGKILL when
+the process that started it dies (parent-death signal), so a killed build never leaves a server
+behind. The server is OpenAI-compatible (chat, completions, `n`, logprobs, prompt cache,
+continuous batching over `parallel` slots); the `llamacpp` teacher backend and the tests talk to
+it through the `openai` client.
+
+PDEATHSIG fires when the *thread* that forked the child exits: start (and restart) servers from
+a long-lived thread, e.g. the main thread that runs the event loop, never from a worker pool.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trajkit.errors import ServiceError
+from trajkit.tools.confine import set_parent_death_signal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_VENV = REPO_ROOT / ".cache" / "venvs" / "llama"
-MODEL_ALIAS = "smollm2"
+MODEL_ALIAS = "model"
 
 
-def llama_python() -> Path | None:
-    """The llama server's python: $TRAJKIT_LLAMA_PYTHON, else the repo's .cache/venvs/llama."""
-    configured = os.environ.get("TRAJKIT_LLAMA_PYTHON")
-    if configured:
-        return Path(configured) if Path(configured).is_file() else None
-    for venv in (DEFAULT_VENV, Path.cwd() / ".cache" / "venvs" / "llama"):
-        if (venv / "bin" / "python").is_file():
-            return venv / "bin" / "python"
-    return None
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the child process needs to build xllamacpp's CommonParams."""
+
+    model_path: str
+    host: str
+    port: int
+    alias: str
+    context: int  # total KV cache in tokens, shared by the slots (each gets context / parallel)
+    parallel: int  # slots decoded together (continuous batching)
+    threads: int
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,67 +52,107 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _die_with_parent() -> None:
+    """Between fork and exec in the child: SIGKILL when the starting thread dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        set_parent_death_signal(signal.SIGKILL)
+
+
 class LlamaServer:
     def __init__(
         self,
         model_path: str | os.PathLike,
         *,
-        python: str | os.PathLike | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
-        n_ctx: int = 2048,
-        n_threads: int | None = None,
+        context: int = 4096,
+        parallel: int = 1,
+        threads: int | None = None,
         alias: str = MODEL_ALIAS,
         startup_timeout_s: float = 120.0,
     ):
-        python = python or llama_python()
-        if python is None:
-            raise ServiceError(
-                "llama.cpp's server is not installed",
-                where=str(DEFAULT_VENV),
-                fix="run: make setup-services (or bash scripts/services/llama.sh)",
-            )
-        self.python = Path(python)
         self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ServiceError("no such GGUF model file", where=str(self.model_path),
+                               fix="name a registry model (trajkit models list) or an existing .gguf")
+        if parallel < 1 or context < 256 * parallel:
+            raise ServiceError(
+                f"context {context} is too small for {parallel} parallel slot(s)",
+                where="teacher.context", fix="give each slot at least 256 tokens (context >= 256 * parallel)",
+            )
         self.host = host
         self.port = port or free_port(host)
         self.alias = alias
-        self._args = [
-            str(self.python), "-m", "llama_cpp.server",
-            "--model", str(self.model_path), "--model_alias", alias,
-            "--host", host, "--port", str(self.port),
-            "--n_ctx", str(n_ctx),
-            "--n_threads", str(n_threads or len(os.sched_getaffinity(0))),
-        ]
+        self.settings = ServerSettings(
+            model_path=str(self.model_path), host=host, port=self.port, alias=alias,
+            context=context, parallel=parallel, threads=threads or len(os.sched_getaffinity(0)),
+        )
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen | None = None
-        self._log = None
+        self._log_path: Path | None = None
+        self.starts = 0
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> LlamaServer:
-        self._log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
-        self._process = subprocess.Popen(
-            self._args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        _require_xllamacpp()
+        if not port_is_free(self.host, self.port):
+            raise ServiceError(
+                f"port {self.port} is already in use", where=f"{self.host}:{self.port}",
+                fix="leave teacher.port unset so trajkit picks a free one, or stop what holds it",
+            )
+        if self._log_path is None:
+            handle, name = tempfile.mkstemp(prefix="trajkit-llama-", suffix=".log")
+            os.close(handle)
+            self._log_path = Path(name)
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "trajkit.teachers.llama_process", json.dumps(asdict(self.settings))],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        self.starts += 1
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._startup_timeout_s
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if not self.alive():
+                code = self._process.returncode if self._process else None
+                tail = self.log_tail(600)
+                self._process = None
                 raise ServiceError(
-                    f"llama.cpp server exited with status {self._process.returncode}: "
-                    f"{self.log_tail()}",
+                    f"the llama.cpp server exited during start-up (status {code}): {tail}",
                     where=str(self.model_path),
-                    fix="re-run scripts/services/llama.sh; see the log above",
+                    fix="check that the file is a GGUF this llama.cpp can load and that memory suffices",
                 )
             if self._ready():
-                return self
-            time.sleep(0.2)
+                return
+            time.sleep(0.1)
         self.stop()
         raise ServiceError(
-            f"llama.cpp server did not answer within {self._startup_timeout_s:g}s",
-            where=self.base_url,
+            f"the llama.cpp server did not answer within {self._startup_timeout_s:g}s",
+            where=self.base_url, fix="raise teacher.startup_timeout_s on a slow or busy machine",
         )
 
     def _ready(self) -> bool:
@@ -111,27 +162,45 @@ class LlamaServer:
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             return False
 
+    def restart(self) -> None:
+        """Start again on the same port (clients keep their base_url)."""
+        self._terminate()
+        self.start()
+
     def log_tail(self, chars: int = 2000) -> str:
-        if self._log is None:
+        if self._log_path is None or not self._log_path.is_file():
             return ""
-        text = Path(self._log.name).read_text(errors="replace")
-        return text[-chars:]
+        text = self._log_path.read_text(errors="replace")
+        return " ".join(text[-chars:].split())
+
+    def _terminate(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(10)
-        if self._log is not None:
-            self._log.close()
-            Path(self._log.name).unlink(missing_ok=True)
-            self._log = None
+        self._terminate()
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+            self._log_path = None
 
     def __enter__(self) -> LlamaServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _require_xllamacpp() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("xllamacpp") is None:
+        from trajkit.errors import MissingExtraError
+
+        raise MissingExtraError("xllamacpp", "llamacpp", "the llama.cpp teacher backend")

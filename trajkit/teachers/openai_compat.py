@@ -113,6 +113,7 @@ class OpenAICompatBackend(BackendBase):
         self._tokenizer = load_tokenizer(tokenizer or model) if prefix_mode == "completions" else None
         self._model_lock = asyncio.Lock()
         self.server_ignores_n = False
+        self.max_n: int | None = None  # most choices one request may ask for (None: no limit)
         self.requests_sent = 0  # HTTP attempts, retries included
         self.retries = 0
         self.retry_log: deque[tuple[str, float]] = deque(maxlen=1000)  # (failure, delay in s)
@@ -123,17 +124,18 @@ class OpenAICompatBackend(BackendBase):
         watch = Stopwatch()
         await self._resolve_model()
         n, seed = request.sampling.n, request.sampling.seed
-        if n == 1 or not self.server_ignores_n:
+        if self.server_ignores_n and n > 1:
+            parts = await self._split(request, range(n), seed)
+        elif self.max_n is not None and n > self.max_n:
+            parts = await self._in_groups(request, n, seed)
+        else:
             parts = [await self._request(request, n, seed)]
             missing = n - len(parts[0].choices)
             if missing > 0:
-                if not self.server_ignores_n:
-                    log.info("%s returned %d of %d choices: sampling n separately from now on",
-                             self.base_url, len(parts[0].choices), n)
+                log.info("%s returned %d of %d choices: sampling n separately from now on",
+                         self.base_url, len(parts[0].choices), n)
                 self.server_ignores_n = True
                 parts += await self._split(request, range(n - missing, n), seed)
-        else:
-            parts = await self._split(request, range(n), seed)
         choices = [choice for part in parts for choice in part.choices][:n]
         return GenerationResponse(
             choices=choices,
@@ -146,6 +148,14 @@ class OpenAICompatBackend(BackendBase):
         await self._client.close()
 
     # ----------------------------------------------------------------- requests
+
+    async def _in_groups(self, request: GenerationRequest, n: int, seed: int | None):
+        """n choices as requests of at most `max_n` each (llama.cpp caps n at its slot count)."""
+        starts = range(0, n, self.max_n)
+        return await asyncio.gather(*(
+            self._request(request, min(self.max_n, n - start), None if seed is None else seed + start)
+            for start in starts
+        ))
 
     async def _split(self, request: GenerationRequest, samples: range, seed: int | None):
         """One n=1 request per sample; distinct seeds so a seeded request still gives n samples."""
@@ -242,6 +252,7 @@ class OpenAICompatBackend(BackendBase):
                 failure = self._classify(exc)
             if not failure.retryable:
                 raise self._refusal(failure, prefixed)
+            await self._before_retry(failure)
             if attempt + 1 == attempts:
                 raise TeacherError(
                     f"the teacher server failed after {attempts} attempts (last: {failure.detail})",
@@ -259,6 +270,9 @@ class OpenAICompatBackend(BackendBase):
                         failure.detail, attempt + 1, attempts - 1, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    async def _before_retry(self, failure: _Failure) -> None:
+        """Called before a retryable failure is retried; a subclass may repair or give up."""
 
     def _classify(self, exc: BaseException) -> _Failure:
         openai = self._openai
