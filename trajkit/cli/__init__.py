@@ -14,7 +14,7 @@ import typer
 
 from trajkit.errors import TrajkitError
 
-GROUPS = ["data", "tools", "tasks", "build", "curate", "hub", "train", "evaluate", "models"]
+GROUPS = ["data", "tools", "tasks", "build", "curate", "hub", "train", "evaluate", "models", "view"]
 
 app = typer.Typer(
     name="trajkit",

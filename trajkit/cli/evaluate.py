@@ -29,7 +29,7 @@ def eval_command(
     output: Annotated[str | None, typer.Option("--output", "-o", help="run directory (overrides the recipe)")] = None,
     candidates: Annotated[int | None, typer.Option(help="candidates per step (SAG); 1 = greedy")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N tasks of each benchmark")] = None,
-    out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html)")] = Path("eval-report"),
+    out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html, viewer/)")] = Path("eval-report"),
 ) -> None:
     if args and args[0] == "report":
         return _report(args[1:], out)
@@ -51,8 +51,11 @@ def _report(runs: list[str], out: Path) -> None:
     check_runs(runs)
     result = metrics(runs)
     _print_metrics(result)
-    paths = write_report(result, out)
-    print_summary("report", {"runs": len(runs), "markdown": str(paths["markdown"]), "html": str(paths["html"])})
+    paths = write_report(result, out, runs=runs)
+    print_summary("report", {
+        "runs": len(runs), "markdown": str(paths["markdown"]), "html": str(paths["html"]), "viewer": str(paths["viewer"]),
+    })
+    print(f"open {paths['html'].resolve().as_uri()}", flush=True)
 
 
 def _print_metrics(result: dict) -> None:

@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from trajkit.errors import ServiceError
+from trajkit.errors import ConfigError, ServiceError
 from trajkit.tools.confine import set_parent_death_signal
 
 MODEL_ALIAS = "model"
@@ -86,7 +86,7 @@ class LlamaServer:
             raise ServiceError("no such GGUF model file", where=str(self.model_path),
                                fix="name a registry model (trajkit models list) or an existing .gguf")
         if parallel < 1 or context < 256 * parallel:
-            raise ServiceError(
+            raise ConfigError(
                 f"context {context} is too small for {parallel} parallel slot(s)",
                 where="teacher.context", fix="give each slot at least 256 tokens (context >= 256 * parallel)",
             )
