@@ -1,10 +1,12 @@
 """Benchmark: teacher backends against baselines measured in this same run.
 
-    flock /tmp/trajkit-cpu.lock python bench/teachers.py [--concurrency 4] [--max-tokens 32]
+    flock /tmp/trajkit-cpu.lock python bench/teachers.py [--model qwen2.5-coder-1.5b] [--slots 4]
 
-(2) server saturation: output tokens/s that trajkit's OpenAI-compatible backend gets from
-    llama.cpp's server, divided by what a plain concurrent load generator (httpx + asyncio, no
-    retries or bookkeeping) gets on the same requests. Goal: >= 0.9.
+(2) server saturation: output tokens/s that trajkit's `llamacpp` backend gets from the llama.cpp
+    server it started, divided by what a plain concurrent load generator (httpx + asyncio, no
+    retries or bookkeeping) gets from the same server on the same agent-shaped requests (the
+    teacher's system prompt, a synthetic task, the agent's stop strings). Goal: >= 0.9. Also
+    the backend with one slot against `--slots` slots.
 (3) local batching: the local (transformers) backend's output tokens/s with 8 concurrent
     rollouts divided by its tokens/s with 1 rollout. Goal: >= 3x.
 
@@ -52,68 +54,88 @@ def chat(prompt: str) -> list[dict]:
 # ------------------------------------------------------------- (2) server saturation
 
 
-async def plain_load(base_url: str, model: str, prompts, concurrency: int, max_tokens: int):
-    """The baseline: bare httpx POSTs, `concurrency` in flight."""
+def agent_requests(count: int) -> list[list[dict]]:
+    """Agent-shaped chats: the teacher's system prompt and a synthetic task's first turn."""
+    from trajkit.agent.examples import TEACHER_EXAMPLES
+    from trajkit.agent.format import task_text
+    from trajkit.agent.prompts import load_prompt
+    from trajkit.tasks.synth import generate
+
+    system = load_prompt("teacher", k=2, allowed_imports="math", examples=TEACHER_EXAMPLES).text
+    tasks = generate(n=count, seed=7, test_fraction=0.0).tasks
+    return [[{"role": "system", "content": system}, {"role": "user", "content": task_text(t.question)}]
+            for t in tasks[:count]]
+
+
+async def plain_load(base_url: str, model: str, chats, concurrency: int, max_tokens: int):
+    """The baseline: bare httpx POSTs, `concurrency` in flight, same body as trajkit sends."""
     import httpx
+
+    from trajkit.agent.format import STOP_SEQUENCES
 
     semaphore = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, timeout=600, limits=limits) as client:
 
-        async def one(prompt: str) -> int:
+        async def one(messages) -> int:
             async with semaphore:
                 reply = await client.post("/chat/completions", json={
-                    "model": model, "messages": chat(prompt), "max_tokens": max_tokens,
-                    "temperature": 0.0, "top_p": 1.0,
+                    "model": model, "messages": messages, "max_tokens": max_tokens,
+                    "temperature": 0.0, "top_p": 1.0, "stop": STOP_SEQUENCES, "cache_prompt": True,
                 })
                 reply.raise_for_status()
                 return reply.json()["usage"]["completion_tokens"]
 
         start = time.perf_counter()
-        tokens = sum(await asyncio.gather(*(one(p) for p in prompts)))
+        tokens = sum(await asyncio.gather(*(one(m) for m in chats)))
         return tokens, time.perf_counter() - start
 
 
-async def trajkit_load(base_url: str, model: str, prompts, concurrency: int, max_tokens: int):
-    backend = make_backend({"backend": "openai", "base_url": base_url, "model": model,
-                            "max_concurrency": concurrency, "timeout_s": 600})
-    sampling = Sampling(temperature=0.0, max_tokens=max_tokens)
-    try:
-        start = time.perf_counter()
-        replies = await asyncio.gather(
-            *(backend.generate(GenerationRequest(chat(p), sampling)) for p in prompts)
-        )
-        elapsed = time.perf_counter() - start
-    finally:
-        await backend.aclose()
-    return sum(r.completion_tokens for r in replies), elapsed
+async def trajkit_load(backend, chats, max_tokens: int):
+    from trajkit.agent.format import STOP_SEQUENCES
+
+    sampling = Sampling(temperature=0.0, max_tokens=max_tokens, stop=STOP_SEQUENCES)
+    start = time.perf_counter()
+    replies = await asyncio.gather(*(backend.generate(GenerationRequest(m, sampling)) for m in chats))
+    return sum(r.completion_tokens for r in replies), time.perf_counter() - start
 
 
-def bench_server_saturation(concurrency: int, max_tokens: int, rounds: int) -> float | None:
-    from trajkit.embedded import gguf_path
-    from trajkit.teachers.llama_server import LlamaServer, llama_python
+def bench_server_saturation(model: str, slots: int, requests: int, max_tokens: int, rounds: int) -> float:
+    """trajkit's llamacpp backend against a plain load generator on the server it started."""
+    chats = agent_requests(requests)
 
-    if llama_python() is None:
-        print("(2) server saturation: skipped, llama.cpp server not installed "
-              "(run make setup-services)")
-        return None
-    with LlamaServer(gguf_path()) as server:
-        url, model = server.base_url, server.alias
-        asyncio.run(plain_load(url, model, PROMPTS[:2], 1, 4))  # warm up
-        plain_rates, trajkit_rates = [], []
-        for _ in range(rounds):  # interleaved, so drift in machine load hits both sides
-            tokens, seconds = asyncio.run(plain_load(url, model, PROMPTS, concurrency, max_tokens))
-            plain_rates.append(tokens / seconds)
-            tokens, seconds = asyncio.run(trajkit_load(url, model, PROMPTS, concurrency, max_tokens))
-            trajkit_rates.append(tokens / seconds)
-    plain, ours = statistics.median(plain_rates), statistics.median(trajkit_rates)
-    ratio = ours / plain
-    print(f"(2) server saturation (llama.cpp server, {len(PROMPTS)} requests x {max_tokens} "
-          f"tokens, concurrency {concurrency}, median of {rounds} rounds)")
-    print(f"    plain httpx load generator: {plain:7.1f} output tokens/s  (baseline)")
-    print(f"    trajkit openai backend:     {ours:7.1f} output tokens/s")
-    print(f"    ratio trajkit / plain:      {ratio:7.3f}  (goal >= 0.9)")
-    return ratio
+    def run_backend(parallel: int, measure_plain: bool):
+        backend = make_backend({"backend": "llamacpp", "model": model, "parallel": parallel,
+                                "context": 4096 * parallel})
+
+        async def measure():
+            plain, ours = [], []
+            try:
+                await trajkit_load(backend, chats[:parallel], 4)  # warm up: the shared prompt is cached
+                for _ in range(rounds):  # interleaved, so drift in machine load hits both sides
+                    if measure_plain:
+                        tokens, seconds = await plain_load(backend.base_url, backend.model, chats,
+                                                           parallel, max_tokens)
+                        plain.append(tokens / seconds)
+                    tokens, seconds = await trajkit_load(backend, chats, max_tokens)
+                    ours.append(tokens / seconds)
+            finally:
+                await backend.aclose()
+            return plain, ours
+
+        return asyncio.run(measure())
+
+    plain_rates, ours_rates = run_backend(slots, True)
+    _, single_rates = run_backend(1, False) if slots > 1 else ([], ours_rates)
+    plain, ours, single = (statistics.median(r) for r in (plain_rates, ours_rates, single_rates))
+    print(f"(2) llamacpp backend ({model}; {requests} agent-shaped requests x <= {max_tokens} "
+          f"tokens, greedy, median of {rounds} rounds)")
+    print(f"    plain httpx load generator, {slots} slots: {plain:7.1f} output tokens/s  (baseline)")
+    print(f"    trajkit llamacpp backend,   {slots} slots: {ours:7.1f} output tokens/s")
+    print(f"    ratio trajkit / plain:                 {ours / plain:7.3f}  (goal >= 0.9)")
+    print(f"    trajkit llamacpp backend,   1 slot:    {single:7.1f} output tokens/s")
+    print(f"    ratio {slots} slots / 1 slot:               {ours / single:7.2f}x")
+    return ours / plain
 
 
 # ------------------------------------------------------------- (3) local batching
@@ -160,14 +182,16 @@ def bench_local_batching(max_tokens: int, turns: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--model", default="qwen2.5-coder-1.5b", help="registry name or .gguf")
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--only", choices=["server", "local"])
     args = parser.parse_args()
     if args.only != "local":
-        bench_server_saturation(args.concurrency, args.max_tokens, args.rounds)
+        bench_server_saturation(args.model, args.slots, args.requests, args.max_tokens, args.rounds)
     if args.only != "server":
         bench_local_batching(args.max_tokens, args.turns)
 

@@ -46,18 +46,37 @@ class EvalRecipe(Strict):
 
 
 def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
-    """The backend block for `--model`: a local folder, `embedded`, a server URL, or a HF id."""
+    """The backend block for `--model` (any spec of `trajkit.models.spec_kind`, or a server):
+
+    'embedded', 'smollm2-135m' or a local model folder -> the local backend (transformers);
+    another registry name or a local .gguf -> llamacpp (faster on CPU); an http(s) URL
+    (`URL#model`) -> openai; 'vllm:ID' -> vllm; anything else -> a Hugging Face id on the
+    recipe's backend. Options of the recipe's block are kept when the backend stays the same.
+    """
     if not model:
         return dict(base) or {"backend": "local"}
-    if model == "embedded":
-        return {"backend": "local"}
     if model.startswith(("http://", "https://")):
         url, _, name = model.partition("#")
         return {"backend": "openai", "base_url": url, "model": name or base.get("model", "default")}
-    if Path(model).exists():
-        return {"backend": "local", "model": str(Path(model).resolve())}
     if model.startswith("vllm:"):
         return {"backend": "vllm", "model": model[len("vllm:"):]}
+    from trajkit.embedded import EMBEDDED_REGISTRY_NAME
+    from trajkit.models import spec_kind
+
+    kind = spec_kind(model, where="--model")
+
+    def on(backend: str, spec: str | None) -> dict[str, Any]:
+        kept = {k: v for k, v in base.items() if k != "model"} if base.get("backend") == backend else {}
+        return {**kept, "backend": backend, **({"model": spec} if spec is not None else {})}
+
+    if kind == "embedded":
+        return on("local", None)
+    if kind == "folder":
+        return on("local", str(Path(model).expanduser().resolve()))
+    if kind == "registry":
+        return on("local" if model == EMBEDDED_REGISTRY_NAME else "llamacpp", model)
+    if kind == "gguf":
+        return on("llamacpp", str(Path(model).expanduser().resolve()))
     return {**base, "model": model}
 
 

@@ -12,6 +12,18 @@ differs from the registry is never returned.
     path = prepare("qwen2.5-coder-1.5b")                 # Path to the verified GGUF
     path = resolve_gguf("qwen2.5-coder-1.5b")            # same; also accepts a local .gguf path
     describe("qwen2.5-coder-1.5b")                       # {name, file, sha256, licence}
+
+Every place that takes a model (`teacher.model`, the SFT recipe's `model.name`, `--model`)
+accepts the same specs, sorted by `spec_kind` and turned into a transformers folder by
+`hf_folder`:
+
+    spec                              spec_kind    hf_folder
+    None / "embedded"                 embedded     the embedded SmolLM2 folder (converted once)
+    "smollm2-135m", "qwen2.5-..."     registry     that GGUF converted once into the cache
+    "path/to/model.gguf" (existing)   gguf         converted once; cache key: the file's sha256
+    "path/to/folder" (existing)       folder       the folder itself
+    "./missing", "/x/y", "m.gguf"     (error)      ConfigError: the path does not exist
+    anything else                     hf           unchanged: a Hugging Face id
 """
 
 from __future__ import annotations
@@ -27,8 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from trajkit.embedded import cache_root
-from trajkit.errors import ConfigError, TrajkitError
+from trajkit.embedded import EMBEDDED_REGISTRY_NAME, cache_root, embedded_folder
+from trajkit.errors import ConfigError, MissingExtraError, TrajkitError
 
 __all__ = [
     "REGISTRY",
@@ -48,6 +60,9 @@ __all__ = [
     "resolve_gguf",
     "describe",
     "sha256_file",
+    "spec_kind",
+    "hf_folder",
+    "convert_gguf",
 ]
 
 log = logging.getLogger(__name__)
@@ -709,17 +724,209 @@ def describe(spec: str | os.PathLike, progress: Progress | None = None) -> dict[
             "licence": model.licence,
         }
     path = resolve_gguf(text, progress)
+    sha256 = _local_sha256(path, progress)
+    model = _by_sha256(sha256)
+    if model is not None:
+        return {"name": model.name, "file": str(path), "sha256": sha256, "licence": model.licence}
+    return {"name": path.stem, "file": str(path), "sha256": sha256, "licence": "unknown"}
+
+
+def _local_sha256(path: Path, progress: Progress | None = None) -> str:
+    """The sha256 of a local file, cached by path, size and times (hashed once)."""
     stamp = _local_stamp(path)
     sha256 = _stamp_ok(stamp, path, None)
     if sha256 is None:
         sha256 = sha256_file(path, progress)
         _write_stamp(stamp, path, sha256)
-    for model in REGISTRY.values():
-        if model.sha256 == sha256:
-            return {
-                "name": model.name,
-                "file": str(path),
-                "sha256": sha256,
-                "licence": model.licence,
-            }
-    return {"name": path.stem, "file": str(path), "sha256": sha256, "licence": "unknown"}
+    return sha256
+
+
+def _by_sha256(sha256: str) -> EmbeddedModel | None:
+    return next((m for m in REGISTRY.values() if m.sha256 == sha256), None)
+
+
+# ---------------------------------------------------------------- one resolver for every spec
+
+EMBEDDED = "embedded"
+_SPEC_FIX = (
+    f"give 'embedded', a registry name ({', '.join(names())}; see `trajkit models list`), "
+    "the path of an existing .gguf file or model folder, or a Hugging Face model id"
+)
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        ("/" in text and text.startswith((".", "/", "~")))
+        or text.lower().endswith(".gguf")
+        or text in (".", "..", "~")
+    )
+
+
+def spec_kind(spec: str | os.PathLike | None, *, where: str | None = None) -> str:
+    """What a model spec names: 'embedded' (None or "embedded"), 'registry' (a name in
+    REGISTRY), 'gguf' (an existing .gguf file), 'folder' (an existing folder) or 'hf' (anything
+    else: a Hugging Face id). Cheap: looks at the file system only.
+
+    A spec that looks like a path (starts with '.', '/' or '~' and contains '/', or ends in
+    .gguf) but names nothing usable raises ConfigError (`where` goes into the error).
+    """
+    if spec is None:
+        return "embedded"
+    text = os.fspath(spec)
+    if text == EMBEDDED:
+        return "embedded"
+    if text in REGISTRY:
+        return "registry"
+    if not text.strip():
+        raise ConfigError("the model is empty", where=where, fix=_SPEC_FIX)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return "folder"
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            return "gguf"
+        raise ConfigError(
+            f"{path} is a file, but neither a .gguf model nor a model folder",
+            where=where,
+            fix="give the .gguf file or the folder that holds config.json and the weights",
+        )
+    if _looks_like_path(text):
+        kind = "GGUF file" if path.suffix.lower() == ".gguf" else "model path"
+        shown = f"'{text}'" + (f" ({path.resolve()})" if str(path.resolve()) != text else "")
+        raise ConfigError(f"{kind} {shown} does not exist", where=where, fix=_SPEC_FIX)
+    return "hf"
+
+
+def hf_folder(
+    spec: str | os.PathLike | None,
+    progress: Progress | None = None,
+    *,
+    where: str | None = None,
+) -> str:
+    """Something transformers' `from_pretrained` loads, for any model spec (see `spec_kind`).
+
+    None, "embedded" and "smollm2-135m" -> the embedded SmolLM2's cached safetensors folder;
+    another registry name -> its verified GGUF, converted once into a cached safetensors folder;
+    an existing .gguf -> converted the same way (cache key: its sha256; a file whose hash is a
+    registry model's shares that model's folder); an existing folder -> itself (absolute);
+    anything else -> unchanged, as a Hugging Face id. Converting needs torch and transformers
+    and takes ~30 s for the 135M model (minutes for the 1.5B); later calls are instant.
+    """
+    kind = spec_kind(spec, where=where)
+    if kind == "hf":
+        return os.fspath(spec)
+    if kind == "folder":
+        return str(Path(os.fspath(spec)).expanduser().resolve())
+    if kind == "embedded":
+        spec = EMBEDDED_REGISTRY_NAME
+    if kind in ("embedded", "registry"):
+        model = REGISTRY[os.fspath(spec)]
+        target = _hf_target(model)
+        if not _converted(target):
+            convert_gguf(prepare(model, progress), target, where=where)
+        return str(target)
+    path = Path(os.fspath(spec)).expanduser().resolve()
+    sha256 = _local_sha256(path, progress)
+    model = _by_sha256(sha256)
+    target = _hf_target(model) if model is not None else _hf_dir() / f"gguf-{sha256[:16]}"
+    if not _converted(target):
+        convert_gguf(path, target, where=where)
+    return str(target)
+
+
+def _hf_dir() -> Path:
+    return _models_dir() / "hf"
+
+
+def _hf_target(model: EmbeddedModel) -> Path:
+    """The cached safetensors folder of a registry model (its hash in the name: a new file in
+    the registry gets a new folder)."""
+    if model.name == EMBEDDED_REGISTRY_NAME:
+        return embedded_folder()
+    return _hf_dir() / f"{model.name}-{model.sha256[:12]}"
+
+
+def _converted(target: Path) -> bool:
+    """A finished conversion (folders appear by rename, so config + weights mean complete)."""
+    return (target / "config.json").is_file() and any(target.glob("*.safetensors"))
+
+
+def convert_gguf(
+    source: Path, target: Path, *, dtype: str = "float32", where: str | None = None
+) -> Path:
+    """Convert a GGUF into a safetensors folder (model + tokenizer + chat template) at `target`.
+
+    transformers loads the GGUF dequantized; the quantizer marker it leaves (which blocks
+    `save_pretrained` and trainers) is removed. The folder is written under a temporary name
+    next to `target` and renamed: a killed conversion never leaves a half folder. One process
+    converts at a time (a lock on the parent folder); one that waited finds the folder done.
+    """
+    source, target = Path(source), Path(target)
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise MissingExtraError("transformers", "embedded", "using a GGUF model") from exc
+    from trajkit.progress import quiet_model_loading
+
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _convert_os_error(source, folder, exc) from exc
+    with _lock(folder):
+        if _converted(target):
+            return target
+        for stale in folder.glob(f".{target.name}.*.converting"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed conversion
+        log.info("converting %s into a transformers folder %s (once)", source, target)
+        try:
+            with quiet_model_loading():
+                tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(source.parent), gguf_file=source.name, dtype=getattr(torch, dtype)
+                )
+        except (OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
+            raise ConfigError(
+                f"transformers cannot load {source} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})",
+                where=where,
+                fix="use a GGUF of an architecture and quantization transformers reads, or a "
+                "Hugging Face model folder or id",
+            ) from exc
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer.remove_quantization_config(model)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        staging = folder / f".{target.name}.{os.getpid()}.converting"
+        try:
+            try:
+                staging.mkdir()
+                model.save_pretrained(staging, safe_serialization=True)
+                tokenizer.save_pretrained(staging)
+                (staging / "trajkit-source.json").write_text(
+                    json.dumps({"source": str(source.resolve()), "dtype": dtype}) + "\n"
+                )
+                if target.exists():  # an unfinished folder from an older trajkit
+                    shutil.rmtree(target)
+                staging.rename(target)
+                _fsync_dir(folder)
+            except OSError as exc:
+                raise _convert_os_error(source, folder, exc) from exc
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _convert_os_error(source: Path, folder: Path, exc: OSError) -> ModelError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ModelDiskFullError(
+            f"not enough disk space in {folder} to convert {source.name} into a transformers "
+            "folder; nothing was kept",
+            fix="free some space, or set TRAJKIT_CACHE to a folder on a disk with room",
+        )
+    return ModelError(
+        f"cannot write the converted model of {source.name} into {folder}: {exc.strerror or exc}",
+        fix="check the folder's permissions, or set TRAJKIT_CACHE to a writable folder",
+    )

@@ -88,13 +88,12 @@ class TrainResult:
 
 
 def resolve_model(name: str) -> str:
-    """`embedded` -> the cached embedded SmolLM2 folder; a local folder; or an HF id as is."""
-    if name == EMBEDDED:
-        from trajkit.embedded import embedded_model_path
+    """The folder or HF id to load for `model.name`: any model spec (`trajkit.models.hf_folder`):
+    'embedded', a registry name or a local .gguf (converted once into a cached transformers
+    folder), a local model folder, or a Hugging Face id as is."""
+    from trajkit.models import hf_folder
 
-        return str(embedded_model_path())
-    local = Path(name).expanduser()
-    return str(local) if local.exists() else name
+    return hf_folder(name, where="model.name")
 
 
 def load_tokenizer(recipe: Recipe, model_path: str):
@@ -107,7 +106,8 @@ def load_tokenizer(recipe: Recipe, model_path: str):
         raise ConfigError(
             f"cannot load a tokenizer from {model_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
             where="model.name",
-            fix="give 'embedded', a local model folder, or a Hugging Face model id reachable from here",
+            fix="give 'embedded', a registry name (trajkit models list), a local .gguf or model "
+            "folder, or a Hugging Face model id reachable from here",
         ) from None
     chat_template = None
     if recipe.model.chat_template:

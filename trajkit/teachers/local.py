@@ -1,5 +1,9 @@
 """The local backend: a transformers causal LM on this machine (the embedded SmolLM2 default).
 
+`model` is any model spec (`trajkit.models.hf_folder`): unset or "embedded" (SmolLM2-135M), a
+registry name, a local .gguf (converted once into a cached transformers folder), a local model
+folder or a Hugging Face id.
+
 Concurrent requests are batched into one `model.generate` call (`DynamicBatcher`): each
 request's n samples become rows of a left-padded batch. Rows differ in temperature, top_p,
 seed, max_tokens and stop strings, so all of that is per row:
@@ -32,7 +36,7 @@ from trajkit.teachers.base import (
     trim_at_stop,
 )
 from trajkit.teachers.batching import BatchedBackend, DynamicBatcher
-from trajkit.teachers.chat_template import EMBEDDED, render_chat, resolve_model_path
+from trajkit.teachers.chat_template import EMBEDDED, render_chat
 
 DEFAULT_MAX_TOKENS = 512
 
@@ -72,6 +76,9 @@ class LocalBackend(BatchedBackend):
                 f"dtype {dtype!r} is not supported", where="teacher.dtype",
                 fix="use float32, bfloat16 or float16",
             )
+        from trajkit.models import spec_kind
+
+        spec_kind(model, where="teacher.model")  # a missing path fails now, not at the first batch
         self.model = "SmolLM2-135M-Instruct" if model in (None, EMBEDDED) else str(model)
         self._model_ref = model
         self._dtype = dtype
@@ -103,7 +110,9 @@ class LocalBackend(BatchedBackend):
             torch = require("torch", "embedded", "the local teacher backend")
             transformers = require("transformers", "embedded", "the local teacher backend")
             torch.set_num_threads(self._num_threads)
-            path = resolve_model_path(self._model_ref)
+            from trajkit.models import hf_folder
+
+            path = hf_folder(self._model_ref, where="teacher.model")
             try:
                 with quiet_model_loading():
                     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
@@ -114,8 +123,8 @@ class LocalBackend(BatchedBackend):
                 raise ConfigError(
                     f"cannot load a model from {path!r} ({type(exc).__name__}: {exc})",
                     where="teacher.model",
-                    fix="give a local Hugging Face model folder, or leave model unset for the "
-                    "embedded SmolLM2",
+                    fix="give a registry name (trajkit models list), a local .gguf, a local "
+                    "Hugging Face model folder or id, or leave model unset for the embedded SmolLM2",
                 ) from exc
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
