@@ -124,3 +124,15 @@ def test_labels_are_distinct():
 def test_collect_on_no_datasets_gives_empty_index(tmp_path):
     page = collect([make_dataset(tmp_path / "e", [])], lambda n, rows: None)
     assert page.trajectories == 0 and page.divergence == {"pairs": []}
+
+
+def test_the_page_is_offline_and_never_parses_data_as_html():
+    from importlib import resources
+
+    static = resources.files("trajkit.view") / "static"
+    for name in ("index.html", "viewer.js", "viewer.css"):
+        text = (static / name).read_text(encoding="utf-8")
+        assert not re.search(r"https?://|//cdn|@import", text), name  # nothing is fetched from a network
+    code = re.sub(r"/\*.*?\*/", "", (static / "viewer.js").read_text(encoding="utf-8"), flags=re.S)
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc"):
+        assert sink not in code, sink

@@ -212,7 +212,7 @@ def test_problems_are_messages_not_a_blank_page(browser, tmp_path):
     problems = _text(browser, "#problems")
     assert "empty: the dataset is empty (no trajectories)" in problems
     assert "written with trajkit schema v2" in problems and "upgrade trajkit" in problems
-    assert _count(browser) == "1 trajectories"
+    assert _count(browser) == "1 trajectory"
     screenshot(browser, "problems")
     assert console_errors(browser) == []
 

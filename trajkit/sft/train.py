@@ -271,6 +271,9 @@ def sft_config_kwargs(recipe: Recipe, output_dir: Path) -> dict:
         assistant_only_loss=False,  # our masks, not the template's generation markers
         completion_only_loss=False,
     )
+    if t.precision == "bf16" and "use_cpu" in fields and not _has_accelerator():
+        # bf16 autocast on the CPU (AMX / AVX512-BF16 matmuls): transformers asks for it by name
+        kwargs["use_cpu"] = True
     if "activation_checkpointing" in fields:  # transformers 5 name; the old one is an alias
         kwargs["activation_checkpointing"] = t.gradient_checkpointing
     kwargs.update(t.extra)
@@ -492,3 +495,9 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())

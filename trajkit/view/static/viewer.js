@@ -197,7 +197,7 @@
       banner(p.level || "warning", (p.dataset ? p.dataset + ": " : "") + p.message);
     });
     var meta = document.getElementById("meta");
-    meta.textContent = fmtInt(app.n) + " trajectories · " + idx.datasets.length + " dataset" +
+    meta.textContent = fmtInt(app.n) + (app.n === 1 ? " trajectory · " : " trajectories · ") + idx.datasets.length + " dataset" +
       (idx.datasets.length === 1 ? "" : "s") + " · " + fmtInt(idx.tasks.id.length) + " tasks";
     window.addEventListener("hashchange", route);
     route();
@@ -314,6 +314,7 @@
       var tasks = app.qLower.length;
       c.taskMatch = new Uint8Array(tasks);
       for (var t = 0; t < tasks; t++) if (app.qLower[t].indexOf(c.q) >= 0) c.taskMatch[t] = 1;
+      if (!app.finalLower) app.finalLower = app.idx.rows.final.map(function (f) { return f === null ? "" : String(f).toLowerCase(); });
     }
     return c;
   }
@@ -372,7 +373,7 @@
   }
 
   function filterRows(c, order) {
-    var cols = app.cols, code = app.idx.rows.code, ids = app.idx.rows.id, finals = app.idx.rows.final;
+    var cols = app.cols, code = app.idx.rows.code, ids = app.idx.rows.id, finals = app.finalLower;
     var out = new Int32Array(order.length), m = 0;
     for (var k = 0; k < order.length; k++) {
       var r = order[k];
@@ -390,7 +391,7 @@
       if (c.tmin !== null && cols.tokens[r] < c.tmin) continue;
       if (c.tmax !== null && cols.tokens[r] > c.tmax) continue;
       if (c.q && !c.taskMatch[cols.task[r]] && code[r].indexOf(c.q) < 0 &&
-          ids[r].indexOf(c.q) !== 0 && (finals[r] || "").toLowerCase().indexOf(c.q) < 0) continue;
+          ids[r].indexOf(c.q) !== 0 && finals[r].indexOf(c.q) < 0) continue;
       out[m++] = r;
     }
     return out.subarray(0, m);
@@ -475,8 +476,10 @@
         var arrow = active ? (s.dir === "desc" ? " ▼" : " ▲") : "";
         thead.appendChild(el("th", { class: (col.num ? "num " : "") + (active ? "sorted" : "") },
           el("button", { type: "button", class: "sort", "data-key": col.key, onclick: function () {
-            if (s.sort === col.key) { if (s.dir === "asc") s.dir = "desc"; else { s.sort = ""; s.dir = "asc"; } }
-            else { s.sort = col.key; s.dir = col.num ? "desc" : "asc"; }
+            var first = col.num ? "desc" : "asc";  // click: first order, the other order, unsorted
+            if (s.sort !== col.key) { s.sort = col.key; s.dir = first; }
+            else if (s.dir === first) s.dir = first === "asc" ? "desc" : "asc";
+            else { s.sort = ""; s.dir = "asc"; }
             s.page = 1; update();
           } }, col.label + arrow)));
       });
@@ -512,7 +515,7 @@
       if (s.page > pages) s.page = pages;
       var from = (s.page - 1) * s.size, to = Math.min(rows.length, from + s.size);
       count.textContent = rows.length === app.n
-        ? fmtInt(app.n) + " trajectories"
+        ? fmtInt(app.n) + (app.n === 1 ? " trajectory" : " trajectories")
         : fmtInt(rows.length) + " of " + fmtInt(app.n) + " trajectories match";
       clear(tbody);
       var frag = document.createDocumentFragment();
@@ -874,6 +877,14 @@
       (c === 1 ? "✓ correct" : c === 0 ? "✗ wrong" : "ungraded") + " · " + app.cols.steps[r] + " steps";
   }
 
+  function reference(r, than) {
+    // should run r be the reference (A) when compared with run `than`? teacher first, then correct
+    var score = function (x) {
+      return ((app.idx.datasets[app.cols.ds[x]].kinds || [])[0] === "teacher" ? 2 : 0) + (app.cols.correct[x] === 1 ? 1 : 0);
+    };
+    return score(r) > score(than);
+  }
+
   function otherRuns(t) {
     var rows = app.taskRows[t.task].filter(function (r) { return r !== t.row; });
     if (!rows.length) return null;
@@ -882,7 +893,8 @@
       var id = app.idx.rows.id[r];
       list.appendChild(el("li", null, verdict(app.cols.correct[r]), " ",
         el("a", { href: trajHash(r) }, runLabel(r)), " · ",
-        el("a", { class: "compare-link", href: compareHash(t.row, r) }, "compare side by side")));
+        el("a", { class: "compare-link", href: reference(r, t.row) ? compareHash(r, t.row) : compareHash(t.row, r) },
+          "compare side by side")));
     });
     if (rows.length > 50) list.appendChild(el("li", { class: "muted" }, (rows.length - 50) + " more: filter the table by this task"));
     return el("details", { class: "other-runs", open: true },
@@ -1029,16 +1041,26 @@
       return;
     }
     var kind = function (k) { return (ds[k].kinds || [])[0]; };
+    var differs = function (x) { return x.items.some(function (it) { return it[5] >= 0; }); };
+    var model = function (k) { return (ds[k].models || []).join(","); };
+    // default: teacher -> student, else two different models, else any pair whose runs differ
     var pick = pairs.filter(function (x) { return ds[x.a].name === p.get("a") && ds[x.b].name === p.get("b"); })[0] ||
-      pairs.filter(function (x) { return kind(x.a) === "teacher" && kind(x.b) === "student"; })[0] || pairs[0];
-    var solved = p.get("solved") !== "0";
+      pairs.filter(function (x) { return kind(x.a) === "teacher" && kind(x.b) === "student"; })[0] ||
+      pairs.filter(function (x) { return model(x.a) !== model(x.b) && differs(x); })[0] ||
+      pairs.filter(differs)[0] || pairs[0];
+    var anySolved = pick.items.some(function (it) { return it[3] === 1; });
+    var solved = p.get("solved") === null ? anySolved : p.get("solved") !== "0";
+    if (!anySolved && p.get("solved") === null) {
+      main.appendChild(el("div", { class: "problem info" },
+        "A solved none of the tasks both runs did: B is compared with A's (incorrect) paths."));
+    }
     var sel = el("select", { "aria-label": "pair of runs", onchange: function () {
       var x = pairs[parseInt(sel.value, 10)];
-      location.hash = hashFor({ view: "divergence", a: ds[x.a].name, b: ds[x.b].name, solved: solved ? "" : "0" });
+      location.hash = hashFor({ view: "divergence", a: ds[x.a].name, b: ds[x.b].name });
     } }, pairs.map(function (x, k) { return el("option", { value: k }, "A: " + ds[x.a].name + "  →  B: " + ds[x.b].name); }));
     sel.value = String(pairs.indexOf(pick));
     var box = el("input", { type: "checkbox", checked: solved, onchange: function () {
-      location.hash = hashFor({ view: "divergence", a: ds[pick.a].name, b: ds[pick.b].name, solved: box.checked ? "" : "0" });
+      location.hash = hashFor({ view: "divergence", a: ds[pick.a].name, b: ds[pick.b].name, solved: box.checked ? "1" : "0" });
     } });
     main.appendChild(el("div", { class: "controls" }, el("label", null, "runs ", sel),
       el("label", { class: "check" }, box, "only tasks A solved (A's path is correct)")));
@@ -1076,7 +1098,7 @@
     var peak = 0;
     Object.keys(counts).forEach(function (k) { peak = Math.max(peak, counts[k]); });
     function cell(step, reason, n) {
-      var href = hashFor({ view: "divergence", a: ds[pick.a].name, b: ds[pick.b].name, solved: solved ? "" : "0", step: step, reason: reason });
+      var href = hashFor({ view: "divergence", a: ds[pick.a].name, b: ds[pick.b].name, solved: solved ? "1" : "0", step: step, reason: reason });
       var heat = n && peak ? Math.round(15 + 60 * n / peak) : 0;
       return el("td", { class: "num heat", style: n ? "--heat:" + heat + "%" : null },
         n ? el("a", { href: href }, fmtInt(n)) : el("span", { class: "muted" }, "·"));
