@@ -3,8 +3,8 @@
 # and seeded. On tasks that need tools, a small student distilled from agent trajectories beats
 # the same student distilled from chain-of-thought answers.
 #   1. synthetic tasks: 330 train, 110 test (two disjoint fictional worlds: no shared entity)
-#   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on 96 train tasks,
-#      agent trajectories with first-thought prefix on 32 of them, CoT answers to the same 96,
+#   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on 112 train tasks,
+#      agent trajectories with first-thought prefix on 32 of them, CoT answers to the same 112,
 #      and agent trajectories on 50 test tasks (the yardstick; never trained on)
 #   3. rejection sampling (the paper's rule) and two SmolLM2-135M students with the same budget:
 #      agent-distilled and CoT-distilled

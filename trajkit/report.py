@@ -289,7 +289,8 @@ def _sag_section(metrics: dict, details: dict, viewer: str | None) -> str:
                     + "</li>" for i in items[:200]
                 )
                 more = f"<li class='muted'>{len(items) - 200} more</li>" if len(items) > 200 else ""
-                lists.append(f"<details{' open' if len(items) <= 10 else ''}><summary class='{css}'>{len(items)} tasks {name} by voting</summary><ul>{links}{more}</ul></details>")
+                noun = "task" if len(items) == 1 else "tasks"
+                lists.append(f"<details{' open' if len(items) <= 10 else ''}><summary class='{css}'>{len(items)} {noun} {name} by voting</summary><ul>{links}{more}</ul></details>")
             net = len(fixed) - len(broken)
             cards.append(
                 f"<div class='card'><h3>{_e(pair['greedy'])} → {_e(pair['sag'])} <small class='muted'>"

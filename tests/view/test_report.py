@@ -45,7 +45,7 @@ def test_html_report_with_drill_down(tmp_path, sag_pair):
     assert paths["viewer"] == tmp_path / "rep" / "viewer" / "index.html" and paths["viewer"].is_file()
     assert "<script" not in page  # the report is static
     assert "[0.15, 0.85]" in page  # 2 of 4 correct in each run
-    assert "1 tasks fixed by voting" in page and "1 tasks broken by voting" in page
+    assert "1 task fixed by voting" in page and "1 task broken by voting" in page
     assert "net <strong>+0</strong> of 4 tasks" in page
     ids = set(re.findall(r'href="viewer/index\.html#view=traj&amp;id=(\w+)&amp;ds=eval-', page))
     assert len(ids) == 8  # every trajectory of both runs is one click away

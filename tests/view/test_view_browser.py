@@ -253,7 +253,7 @@ def test_report_page_drills_down_into_the_viewer(browser, tmp_path, sag_pair):
     console_errors(browser)
     browser.get(paths["html"].resolve().as_uri())
     page = _text(browser, "main")
-    assert "Accuracy per benchmark" in page and "[0.15, 0.85]" in page and "1 tasks fixed by voting" in page
+    assert "Accuracy per benchmark" in page and "[0.15, 0.85]" in page and "1 task fixed by voting" in page
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= browser.execute_script("return window.innerWidth")  # the tables fit the page
     screenshot(browser, "report")

@@ -1095,11 +1095,15 @@
     var head = el("tr", null, el("th", null, "first divergence"), reasonList.map(function (r) { return el("th", { class: "num" }, reasonLabel(r)); }),
       el("th", { class: "num" }, "all"));
     var body = el("tbody");
-    var peak = 0;
+    var peak = 0, peakAll = never.length;
     Object.keys(counts).forEach(function (k) { peak = Math.max(peak, counts[k]); });
+    for (var st = 0; st <= maxStep; st++) {
+      peakAll = Math.max(peakAll, reasonList.reduce(function (sum, r) { return sum + (counts[st + "|" + r] || 0); }, 0));
+    }
     function cell(step, reason, n) {
       var href = hashFor({ view: "divergence", a: ds[pick.a].name, b: ds[pick.b].name, solved: solved ? "1" : "0", step: step, reason: reason });
-      var heat = n && peak ? Math.round(15 + 60 * n / peak) : 0;
+      var top = reason ? peak : peakAll;
+      var heat = n && top ? Math.round(10 + 45 * Math.min(1, n / top)) : 0;
       return el("td", { class: "num heat", style: n ? "--heat:" + heat + "%" : null },
         n ? el("a", { href: href }, fmtInt(n)) : el("span", { class: "muted" }, "·"));
     }
