@@ -4,7 +4,7 @@
 # the same student distilled from chain-of-thought answers.
 #   1. synthetic tasks: 330 train, 110 test (two disjoint fictional worlds: no shared entity)
 #   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on 112 train tasks,
-#      agent trajectories with first-thought prefix on 32 of them, CoT answers to the same 112,
+#      agent trajectories with first-thought prefix on 16 of them, CoT answers to the first 48 of them,
 #      and agent trajectories on 50 test tasks (the yardstick; never trained on)
 #   3. rejection sampling (the paper's rule) and two SmolLM2-135M students with the same budget:
 #      agent-distilled and CoT-distilled
@@ -22,11 +22,9 @@ fi
 TK=.venv/bin/trajkit
 OUT=experiment-out
 SAG=${SAG:-4}
-BASE_SAG_LIMIT=${BASE_SAG_LIMIT:-25}
+BASE_SAG_LIMIT=${BASE_SAG_LIMIT:-12}
 mkdir -p "$OUT"
-TIMES="$OUT/timings.tsv"
-: > "$TIMES"
-started=$(date +%s)
+TIMES="$OUT/timings.tsv"  # stage and seconds, appended by every run (a resumed run adds its own)
 
 step() {  # step NAME COMMAND...: run and record the wall time of one stage
   local name=$1; shift
@@ -67,8 +65,7 @@ step eval-cot evaluate $COT "$OUT/student-cot/model" "$OUT/eval-cot"
 step eval-base evaluate $AGENT embedded "$OUT/eval-base" --candidates 1
 step eval-base-sag evaluate $AGENT embedded "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
 
-wall=$(( $(date +%s) - started ))
-printf 'total\t%s\n' "$wall" >> "$TIMES"
+wall=$(awk -F'\t' '{s += $2} END {print s}' "$TIMES")  # the stages' time, across resumed runs
 .venv/bin/python -m trajkit.experiment report "$OUT/report" \
   --train "teacher, agent=$OUT/teacher" \
   --train "teacher, agent + first-thought prefix=$OUT/teacher-ftp" \

@@ -141,3 +141,19 @@ def test_missing_template_is_an_input_error(dataset, tmp_path):
     with pytest.raises(InputError, match="no such card template"):
         export_dataset(dataset, tmp_path / "out", template=tmp_path / "nope.j2")
     assert not (tmp_path / "out").exists()
+
+
+def test_card_shows_the_model_files_hash_and_licence(make_dataset, tmp_path):
+    from tests.factories import make_trajectory
+    from trajkit.schema import Provenance
+
+    provenance = Provenance(
+        kind="teacher", backend="llamacpp", model="qwen2.5-coder-1.5b",
+        model_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        model_licence="Apache-2.0",
+    ).with_fingerprint()
+    dataset = make_dataset([make_trajectory(i, provenance=provenance) for i in range(4)])
+    _, text = card_of(dataset, tmp_path)
+    assert "| model | `qwen2.5-coder-1.5b` |" in text
+    assert "| model file sha256 | `cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046` |" in text
+    assert "| model licence | Apache-2.0 |" in text

@@ -66,10 +66,7 @@ def test_scripted_backend_walks_the_script_per_conversation():
 
 
 def test_a_missing_local_model_folder_is_a_config_error(tmp_path):
-    backend = make_backend({"backend": "local", "model": str(tmp_path / "no-such-model")})
-    try:
-        with pytest.raises(ConfigError, match="cannot load a model") as info:
-            backend.load()
-        assert info.value.where == "teacher.model"
-    finally:
-        asyncio.run(backend.aclose())
+    # refused when the backend is made, before any model loads
+    with pytest.raises(ConfigError, match="does not exist") as info:
+        make_backend({"backend": "local", "model": str(tmp_path / "no-such-model")})
+    assert info.value.where == "teacher.model"

@@ -172,10 +172,12 @@ def test_sag_candidates_with_verdicts_and_votes(browser, tmp_path, sag_pair):
     _wait(browser, lambda d: d.find_elements(by.CSS_SELECTOR, "details.candidates"))
     summary = _text(browser, "details.candidates summary")
     assert summary == "4 candidates (self-consistent action generation): #1 chosen with 2 of 3 votes"
-    table = _text(browser, "table.cands")
+    table = _text(browser, "table.cands")  # step 0
     for verdict in ("selected", "parse failed", "outvoted"):
         assert verdict in table
-    assert "answer:1802" in table or "answer 1802" in _text(browser, "#app")
+    assert "printed a" in table and "printed 1" in table  # what each candidate voted with
+    last = browser.find_elements(by.CSS_SELECTOR, "table.cands")[-1].text  # the answering step
+    assert "answer 1802" in last
     screenshot(browser, "candidates")
     assert console_errors(browser) == []
 

@@ -62,8 +62,9 @@ def test_view_serve_on_localhost(tmp_path):
         assert page.status_code == 200 and "viewer.js" in page.text
         data = httpx.get(url.replace("index.html", "data/index.js"), timeout=30)
         assert data.text.startswith('trajkitData("index"')
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # (SIGINT is ignored by processes a script starts with &)
         assert process.wait(timeout=30) == 0
+        assert "stopped" in process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()

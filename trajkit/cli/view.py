@@ -67,13 +67,20 @@ def view_command(
 def _serve(result, summary: dict, port: int) -> None:
     from trajkit.view.serve import make_server, url_of
 
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
     server = make_server(result.path, port=port)
     print_summary("view", summary)
     print(f"serving {url_of(server)} (Ctrl-C to stop)", flush=True)
+    previous = signal.signal(signal.SIGTERM, stop)  # stop cleanly (temporary folder removed) on kill too
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
     print_summary("view", {"stopped": url_of(server)})

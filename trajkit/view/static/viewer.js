@@ -702,6 +702,12 @@
     return el("span", { class: "badge muted" }, "outvoted");
   }
 
+  function voteText(key) {
+    if (key.indexOf("output:") === 0) return el("span", null, "printed ", el("code", null, shorten(key.slice(7), 120) || "nothing"));
+    if (key.indexOf("answer:") === 0) return el("span", null, "answer ", el("code", null, shorten(key.slice(7), 120)));
+    return shorten(key, 160);
+  }
+
   function candidates(list) {
     if (!list || !list.length) return null;
     var chosen = list.filter(function (c) { return c.selected; })[0];
@@ -720,7 +726,7 @@
         el("td", { class: "num" }, c.vote_key ? c.votes : "—"),
         el("td", { class: "vote" }, c.final_answer !== null && c.final_answer !== undefined
           ? el("span", null, "answer ", el("code", null, shorten(c.final_answer, 120)))
-          : c.vote_key ? shorten(c.vote_key, 160) : el("span", { class: "muted" }, "cannot vote")),
+          : c.vote_key ? voteText(c.vote_key) : el("span", { class: "muted" }, "cannot vote")),
         el("td", { class: "cand-code" }, code)));
     });
     table.appendChild(body);
@@ -896,9 +902,10 @@
         el("a", { class: "compare-link", href: reference(r, t.row) ? compareHash(r, t.row) : compareHash(t.row, r) },
           "compare side by side")));
     });
-    if (rows.length > 50) list.appendChild(el("li", { class: "muted" }, (rows.length - 50) + " more: filter the table by this task"));
+    if (rows.length > 50) list.appendChild(el("li", { class: "muted" }, (rows.length - 50) + " more in the table"));
     return el("details", { class: "other-runs", open: true },
-      el("summary", null, "The same task in " + rows.length + " other trajector" + (rows.length === 1 ? "y" : "ies")), list);
+      el("summary", null, "The same task in " + rows.length + " other trajector" + (rows.length === 1 ? "y" : "ies") + " · ",
+        el("a", { href: hashFor({ view: "list", task: app.idx.tasks.id[t.task] }) }, "show them in the table")), list);
   }
 
   // ------------------------------------------------------------------ side by side
