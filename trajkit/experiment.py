@@ -187,8 +187,8 @@ def chart(table: dict[str, dict[str, Cell]], columns: list[str], path: Path) -> 
     for i, benchmark in enumerate(benchmarks):
         cells = [table[label].get(benchmark, Cell(0, 0)) for label in labels]
         heights = [100 * c.accuracy for c in cells]
-        errors = [[100 * (c.accuracy - c.interval()[0]) for c in cells],
-                  [100 * (c.interval()[1] - c.accuracy) for c in cells]]
+        errors = [[max(0.0, 100 * (c.accuracy - c.interval()[0])) for c in cells],
+                  [max(0.0, 100 * (c.interval()[1] - c.accuracy)) for c in cells]]
         xs = [x + i * width for x in range(len(labels))]
         axis.bar(xs, heights, width, yerr=errors, capsize=3, label=benchmark)
     axis.set_xticks([x + width * (len(benchmarks) - 1) / 2 for x in range(len(labels))], labels,
