@@ -311,8 +311,10 @@ def _short(text, n: int) -> str:
 def _tasks_section(details: dict, viewer: str | None) -> str:
     runs = details["order"]
     by_bench: dict[str, dict[str, dict]] = {}
-    for row in details["tasks"]:
-        by_bench.setdefault(row["benchmark"], {}).setdefault(row["task_id"], {})[row["run"]] = row
+    home: dict[str, str] = {}  # a task is listed once, under the benchmark name its first run gave it
+    for row in sorted(details["tasks"], key=lambda r: runs.index(r["run"]) if r["run"] in runs else len(runs)):
+        bench = home.setdefault(row["task_id"], row["benchmark"])
+        by_bench.setdefault(bench, {}).setdefault(row["task_id"], {})[row["run"]] = row
     label = {r["run"]: r["label"] for r in details["runs"]}
     out = []
     for bench in sorted(by_bench):

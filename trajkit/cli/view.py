@@ -65,9 +65,9 @@ def view_command(
 
 
 def _serve(result, summary: dict, port: int) -> None:
-    from trajkit.view.serve import make_server, url_of
-
     import signal
+
+    from trajkit.view.serve import make_server, url_of
 
     def stop(signum, frame):
         raise KeyboardInterrupt
