@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser import start_chromium
 from tests.conftest import REPO
 from tests.factories import make_trajectory
 from trajkit.schema import (
@@ -27,7 +27,6 @@ from trajkit.schema import (
 )
 from trajkit.store import Dataset
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(os.environ.get("TRAJKIT_TEST_ARTIFACTS", REPO / "build" / "test-artifacts")) / "view"
 
 HOSTILE_CODE = 'print("<script>window.__pwned=2</script>")\n# <img src=x onerror="window.__pwned=3">'
@@ -148,21 +147,7 @@ def newer_schema_dataset(path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip("chromium / chromium-driver not installed; run `make setup-services`")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), console_log=True)
     driver.set_page_load_timeout(120)
     try:
         yield driver
