@@ -178,7 +178,7 @@ def validate_command(dataset: Annotated[Path, typer.Argument()]) -> None:
 def import_command(
     source: Annotated[Path, typer.Argument(help="JSONL file")],
     destination: Annotated[Path, typer.Argument(help="new dataset directory")],
-    format: Annotated[str, typer.Option("--format", "-f", help="trajkit (JSONL of trajectories) or reference (the paper's run logs)")] = "trajkit",
+    format: Annotated[str, typer.Option("--format", "-f", help="trajkit (JSONL of trajectories), reference (the paper's run logs), adp (Agent Data Protocol JSONL) or smolagents (agent.memory.get_full_steps() as JSON)")] = "trajkit",
     source_name: Annotated[str, typer.Option("--source", help="task source name for reference logs")] = "reference",
     domain: Annotated[str, typer.Option(help="task domain for reference logs (qa, math)")] = "qa",
     split: Annotated[str, typer.Option(help="task split for reference logs")] = "train",

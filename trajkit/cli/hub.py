@@ -93,9 +93,16 @@ def pull_command(
     )
 
 
+FORMAT_HELP = ("hub (default: the Hub repository layout), dpo (TRL preference pairs), verl (RL prompts; "
+               "DATASET may be a task set), llamafactory (ShareGPT + dataset_info.json), axolotl "
+               "(messages with train flags + config), adp (Agent Data Protocol)")
+
+
 def export_command(
-    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
+    dataset: Annotated[Path, typer.Argument(help="dataset directory (for --format verl also a task set)")],
     directory: Annotated[Path, typer.Argument(help="folder to write the Hub repository layout to")],
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "hub",
+    pairs: Annotated[str, typer.Option("--pairs", help="dpo: task (correct vs incorrect trajectory), step (SAG candidates) or both")] = "both",
     config: Annotated[list[str] | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     repo_id: Annotated[str | None, typer.Option("--repo-id", help="repo id used in the card's snippets")] = None,
     license: Annotated[str, typer.Option("--license", help=LICENSE_HELP)] = "other",
@@ -106,7 +113,15 @@ def export_command(
     """Write the Hub repository layout (card, charts, Parquet configs) to a local folder.
 
     `datasets.load_dataset(DIRECTORY, "trajectories" | "sft")` loads it; upload it as it is.
+    Other formats (--format) write the files their trainer reads; see trajkit.exports.
     """
+    if format != "hub":
+        from trajkit.exports import export
+
+        summary = export(format, str(dataset), str(directory), overwrite=overwrite, pairs=pairs)
+        summary["files"] = ", ".join(summary["files"])
+        print_summary(f"export {format}", {**summary, "written": str(directory)})
+        return
     from trajkit.hub.build import export_dataset
     from trajkit.hub.push import check_repo_id
 

@@ -1,4 +1,4 @@
-"""Importers: trajkit JSONL and the paper's reference-code run logs, into new datasets."""
+"""Importers: trajkit JSONL, the paper's reference-code run logs, ADP and smolagents memory, into new datasets."""
 
 from __future__ import annotations
 
@@ -28,8 +28,17 @@ def import_file(
         from trajkit.importers.reference import import_reference_logs
 
         rows = list(import_reference_logs(source, source=source_name, split=split, domain=domain))
+    elif format == "adp":
+        from trajkit.importers.adp import read_adp
+
+        rows = list(read_adp(source, source=source_name if source_name != "reference" else "adp", split=split, domain=domain))
+    elif format == "smolagents":
+        from trajkit.importers.smolagents import read_smolagents
+
+        name = source_name if source_name != "reference" else "smolagents"
+        rows = list(read_smolagents(source, source=name, split=split, domain=domain))
     else:
-        raise InputError(f"unknown import format {format!r}", fix="use trajkit or reference")
+        raise InputError(f"unknown import format {format!r}", fix="use trajkit, reference, adp or smolagents")
     if not rows:
         raise InputError("no trajectories in the file", where=str(source), fix="check that it is the right file")
     lineage = Lineage(operation="import", params={"file": str(source.resolve()), "format": format})

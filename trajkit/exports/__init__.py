@@ -1,0 +1,46 @@
+"""Exports for other trainers and tools (`trajkit export DS OUT --format F`), one module each.
+
+- `dpo`: TRL preference pairs (per task: correct vs incorrect; per step: SAG candidates);
+- `verl`: RL prompts with rule-reward ground truth (from a dataset or a task set);
+- `llamafactory`: ShareGPT with function_call/observation turns + `dataset_info.json`;
+- `axolotl`: chat messages with per-message train flags + the config section;
+- `adp`: the Agent Data Protocol (`trajkit.importers.adp` reads it back).
+
+The default format, `hub`, is the Hugging Face Hub layout (`trajkit.hub.build`). Every export
+writes into a temporary folder renamed when complete (`trajkit.exports.output`), and a dataset
+without what a format needs fails with one line naming the recipe setting that produces it.
+Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+from trajkit.errors import InputError
+
+FORMATS = ("hub", "dpo", "verl", "llamafactory", "axolotl", "adp")
+
+
+def export(fmt: str, source: str, out: str, *, overwrite: bool = False, pairs: str = "both") -> dict:
+    """Write `source` to `out` in format `fmt` (not `hub`); returns a summary."""
+    if fmt == "dpo":
+        from trajkit.exports.dpo import export_dpo
+
+        if pairs not in ("task", "step", "both"):
+            raise InputError(f"unknown --pairs {pairs!r}", fix="use task, step or both")
+        return export_dpo(source, out, pairs=pairs, overwrite=overwrite)
+    if fmt == "verl":
+        from trajkit.exports.verl import export_verl
+
+        return export_verl(source, out, overwrite=overwrite)
+    if fmt == "llamafactory":
+        from trajkit.exports.llamafactory import export_llamafactory
+
+        return export_llamafactory(source, out, overwrite=overwrite)
+    if fmt == "axolotl":
+        from trajkit.exports.axolotl import export_axolotl
+
+        return export_axolotl(source, out, overwrite=overwrite)
+    if fmt == "adp":
+        from trajkit.exports.adp import export_adp
+
+        return export_adp(source, out, overwrite=overwrite)
+    raise InputError(f"unknown export format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
