@@ -1,5 +1,5 @@
 from trajkit.agent.format import conversation, observation_text, parse_action, render_action
-from trajkit.agent.loop import first_paragraph
+from trajkit.agent.loop import first_step
 from trajkit.schema import Step, StepError
 
 
@@ -35,7 +35,14 @@ def test_conversation_alternates_and_skips_observation_after_answer():
     assert roles == ["system", "user", "assistant", "user", "assistant"]
 
 
-def test_first_paragraph_for_prefix():
-    assert first_paragraph("The city was founded in 1790.\nSo...\n\nFinal answer: 30") == "Thought: The city was founded in 1790.\nSo..."
-    assert first_paragraph("Thought: x\n\ny") == "Thought: x"
-    assert first_paragraph("   ") is None
+def test_first_step_for_prefix():
+    assert first_step("The city was founded in 1790.\nSo...\n\nFinal answer: 30") == "Thought: The city was founded in 1790."
+    assert first_step("Thought: x\n\ny") == "Thought: x"
+    assert first_step("   ") is None
+
+
+def test_first_step_takes_the_plan_s_first_item_and_never_the_answer():
+    plan = "To answer this, I'll follow these steps:\n1. Find the founder\n2. Find the city\nFinal answer: Budapest"
+    assert first_step(plan) == "Thought: To answer this, I'll follow these steps:\n1. Find the founder"
+    assert first_step("Final answer: 12") is None
+    assert first_step("final answer: 12\nThe sum is 12.") == "Thought: The sum is 12."

@@ -15,8 +15,9 @@ def _msg(role, text):
     return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
-def _call(n, code):
-    return repr([{"id": f"call_{n}", "type": "function", "function": {"name": "python_interpreter", "arguments": code}}])
+def _call(n, code, label="Calling tools:\n"):
+    """A tool-call turn as the reference code writes it: a label, then a Python repr (not JSON)."""
+    return label + repr([{"id": f"call_{n}", "type": "function", "function": {"name": "python_interpreter", "arguments": code}}])
 
 
 SYSTEM = "You are an expert assistant who can solve any task using code blobs."
@@ -118,3 +119,20 @@ def test_bad_lines_name_their_line(tmp_path):
     path.write_text(json.dumps(good_record()) + "\n" + '{"question": "q", "log_data": "{broken"}\n')
     with pytest.raises(InputError, match=r"bad.jsonl:2: log_data is a string but not JSON"):
         list(import_reference_logs(path))
+
+
+def test_tool_call_turn_with_or_without_its_label_gives_the_same_steps(tmp_path):
+    labelled = good_record()
+    bare = json.loads(json.dumps(labelled))
+    for message in bare["log_data"]["messages"]:
+        if message["role"] == "tool-call":
+            text = message["content"][0]["text"]
+            message["content"][0]["text"] = text.removeprefix("Calling tools:\n")
+    assert labelled != bare
+    path = tmp_path / "two.jsonl"
+    path.write_text(json.dumps(labelled) + "\n" + json.dumps(bare | {"question": "Other q?"}) + "\n")
+    first, second = import_reference_logs(path)
+    for steps in (first.steps, second.steps):
+        assert [s.error.type if s.error else None for s in steps] == [None, "parse_error", "execution_error", None]
+        assert [len(s.tool_calls) for s in steps] == [1, 0, 1, 1]
+    assert [s.code for s in first.steps] == [s.code for s in second.steps]

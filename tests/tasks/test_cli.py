@@ -30,6 +30,31 @@ def test_preview_with_mapping_and_filters(cli, tmp_path):
     assert "tasks loaded: 4" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("latin1.jsonl", b'{"question": "Caf\xe9 owner?", "answer": "1"}\n'),
+        ("latin1.csv", b"question,answer\nCaf\xe9 owner?,1\n"),
+        ("latin1.json", b'[{"question": "Caf\xe9 owner?", "answer": "1"}]'),
+    ],
+)
+def test_preview_of_a_file_that_is_not_utf8_is_one_line(cli, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = cli("tasks", "preview", str(path))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0] and "not UTF-8" in lines[0] and "re-encode" in lines[0]
+
+
+def test_utf8_with_bom_and_crlf_loads(cli, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("question,answer\r\nCafé owner?,1\r\n".encode("utf-8-sig"))
+    result = cli("tasks", "preview", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "tasks loaded: 1" in result.stdout
+
+
 def test_export_writes_task_parquet_atomically(cli, tmp_path, seed_tasks_dir):
     out = tmp_path / "bamboogle.parquet"
     result = cli("tasks", "export", "seed:bamboogle", str(out))

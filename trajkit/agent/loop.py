@@ -47,6 +47,7 @@ class AgentSettings:
     cot_prompt: str | None = None  # system prompt of the first-thought pass
     force_format: bool = False  # start turns with "Thought:" and force a code block when missing
     force_final_answer: bool = False  # the last step must call final_answer (smolagents' max-steps fallback)
+    capture_tokens: bool = False  # store each step's completion token ids and logprobs (token-exact capture)
 
 
 @dataclass
@@ -100,18 +101,30 @@ async def _first_thought(task: Task, backend, settings: AgentSettings, usage: Us
         {"role": "system", "content": settings.cot_prompt or "Think step by step."},
         {"role": "user", "content": task_text(task.question)},
     ]
-    sampling = settings.sampling.model_copy(update={"n": 1, "stop": []})
+    # only the first step of the CoT answer is used: stop at its first blank line, and keep the
+    # request short (a whole CoT answer costs minutes of CPU on the embedded teacher)
+    max_tokens = min(settings.sampling.max_tokens, FIRST_THOUGHT_MAX_TOKENS)
+    sampling = settings.sampling.model_copy(update={"n": 1, "stop": ["\n\n"], "max_tokens": max_tokens})
     response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling))
     _count(usage, response)
-    return first_paragraph(response.text)
+    return first_step(response.text)
 
 
-def first_paragraph(text: str) -> str | None:
-    """'Thought: ' + the text before the first blank line of a chain-of-thought answer."""
-    paragraph = text.strip().split("\n\n", 1)[0].strip()
-    if paragraph.lower().startswith("thought:"):
-        paragraph = paragraph[len("thought:"):].strip()
-    return f"Thought: {paragraph}" if paragraph else None
+FIRST_THOUGHT_MAX_TOKENS = 96
+
+
+def first_step(text: str) -> str | None:
+    """'Thought: ' + the first step of a chain-of-thought answer: its first line, and when that
+    line only announces a plan ('... these steps:'), the plan's first item too. A line that
+    gives the final answer is never part of it (the prefix must not hand the agent an answer)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not line.lower().startswith("final answer")]
+    if not lines:
+        return None
+    first = lines[0][len("thought:"):].strip() if lines[0].lower().startswith("thought:") else lines[0]
+    if first.endswith(":") and len(lines) > 1:
+        first = f"{first}\n{lines[1]}"
+    return f"Thought: {first}" if first else None
 
 
 async def _step(task, backend, interpreter, settings: AgentSettings, history, index, prefix, usage):
@@ -123,7 +136,8 @@ async def _step(task, backend, interpreter, settings: AgentSettings, history, in
     opening = prefix or (THOUGHT if settings.force_format else None)
     if settings.force_final_answer and index == settings.max_steps - 1:
         opening = FINAL_OPENING
-    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening))
+    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening,
+                                                        logprobs=settings.capture_tokens))
     _count(usage, response)
     texts = [(opening or "") + choice.text for choice in response.choices]
     completion_tokens = response.completion_tokens
@@ -153,6 +167,8 @@ async def _step(task, backend, interpreter, settings: AgentSettings, history, in
         completion_tokens=completion_tokens,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         candidates=to_candidates(runs, winner, counts) if n > 1 else [],
+        token_ids=response.choices[winner.index].token_ids if settings.capture_tokens else None,
+        logprobs=response.choices[winner.index].logprobs if settings.capture_tokens else None,
     )
     return step, next_interpreter, winner.result
 

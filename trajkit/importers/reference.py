@@ -3,8 +3,8 @@
 One line per question: `{model_id, question, generated_answer, true_answer, log_data, cost}`
 (+ `score` after scoring), or `{model_id, question, error, log_data: null, cost}` for a failed
 run. `log_data.messages` holds the conversation: system, user, then per step an `assistant`
-turn ("Thought: ... Code: ```py ...```<end_code>"), a `tool-call` turn (a Python repr of the
-call list, not JSON) and a `tool-response` turn ("Call id: ...\\nObservation:\\n..." or
+turn ("Thought: ... Code: ```py ...```<end_code>"), a `tool-call` turn ("Calling tools:\n" and a
+Python repr of the call list, not JSON) and a `tool-response` turn ("Call id: ...\\nObservation:\\n..." or
 "...Error:\\n..."). A parse error has no tool-call turn. Roles may be spelled
 "MessageRole.ASSISTANT", and `log_data` may be a JSON string (the published HF datasets).
 """
@@ -171,10 +171,15 @@ def _steps(messages: list, where: str) -> list[Step]:
     return steps
 
 
+_CALLING_TOOLS = re.compile(r"^Calling tools:\s*")
+
+
 def _parse_call(text: str) -> str | None:
-    """The code of a tool-call turn (a Python repr of a list of call dicts)."""
+    """The code of a tool-call turn: "Calling tools:\n" and a Python repr of a list of call dicts
+    (the label is absent in some logs)."""
+    body = _CALLING_TOOLS.sub("", text.strip(), count=1)
     try:
-        calls = ast.literal_eval(text.strip())
+        calls = ast.literal_eval(body.strip())
     except (ValueError, SyntaxError):
         return None
     if isinstance(calls, dict):

@@ -8,6 +8,7 @@ the seed loader. Everything else goes through the record converter with column m
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 from trajkit.errors import InputError
 from trajkit.schema import PARQUET_VERSION_KEY, SCHEMA_VERSION, Task
 from trajkit.tasks.sources import Converter, LoadReport, TaskSpec
+from trajkit.textfile import read_utf8
 
 SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".parquet"}
 TASK_FILE_KIND = b"tasks"
@@ -111,35 +113,33 @@ def _convert(path: Path, spec: TaskSpec, report: LoadReport, records: list[dict]
 
 def _read_jsonl(path: Path, report: LoadReport) -> list:
     records = []
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError as exc:
-                report.counts["read"] += 1
-                report.skip(str(path), f"line {number}", f"not JSON ({exc.msg})")
+    for number, line in enumerate(read_utf8(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as exc:
+            report.counts["read"] += 1
+            report.skip(str(path), f"line {number}", f"not JSON ({exc.msg})")
     return records
 
 
 def _read_csv(path: Path) -> list[dict]:
-    with _open_text(path, newline="") as handle:
-        return [dict(row) for row in csv.DictReader(handle)]
+    return [dict(row) for row in csv.DictReader(io.StringIO(read_utf8(path), newline=""))]
 
 
 def _load_json(path: Path, spec: TaskSpec, report: LoadReport) -> list[Task]:
     from trajkit.tasks.seed import describe, is_seed_document, load_seed_file
 
-    with _open_text(path) as handle:
-        try:
-            document = json.load(handle)
-        except ValueError as exc:
-            raise InputError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno})",
-                where=str(path),
-                fix="fix the file, or use .jsonl for one object per line",
-            ) from None
+    text = read_utf8(path)
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"not valid JSON: {exc.msg} (line {exc.lineno})",
+            where=str(path),
+            fix="fix the file, or use .jsonl for one object per line",
+        ) from None
     if is_seed_document(document):
         return load_seed_file(describe(path.resolve()), spec, report, document=document)
     if isinstance(document, dict):
@@ -192,13 +192,6 @@ def _task_rows(path: Path, rows: list[dict], spec: TaskSpec, report: LoadReport)
             error = exc.errors()[0]
             report.skip(str(path), row.get("task_id") or f"#{position}", f"invalid task: {error['loc'][0]} {error['msg']}")
     return tasks
-
-
-def _open_text(path: Path, newline: str | None = None):
-    try:
-        return open(path, encoding="utf-8", newline=newline)
-    except OSError as exc:
-        raise InputError(f"cannot read it ({exc.strerror})", where=str(path)) from None
 
 
 # ------------------------------------------------------------------------- writing
