@@ -241,6 +241,7 @@ def agent_settings(plan: BuildPlan):
         cot_prompt=plan.cot_prompt,
         force_format=plan.recipe.agent.force_format,
         force_final_answer=plan.recipe.agent.force_final_answer,
+        capture_tokens=plan.recipe.capture_tokens,
     )
 
 

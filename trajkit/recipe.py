@@ -77,6 +77,11 @@ class BuildRecipe(Strict):
     output: str
     kind: str = Field("teacher", pattern="^(teacher|student)$")
     mode: Literal["agent", "cot"] = Field("agent", description="agent: CodeAct with tools; cot: one generation, no tools")
+    capture_tokens: bool = Field(
+        False,
+        description="store each step's completion token ids and logprobs (backends local, llamacpp; "
+        "openai: logprobs only); not part of the dataset's fingerprint",
+    )
 
     @model_validator(mode="after")
     def _cot_prompt(self) -> BuildRecipe:

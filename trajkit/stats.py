@@ -75,3 +75,16 @@ def dataset_stats(datasets: list[str | Path | Dataset]) -> dict[str, list[dict]]
         return {name: run(con, query).to_pylist() for name, query in SECTIONS.items()}
     finally:
         con.close()
+
+
+def drift_rows(datasets: list[str | Path | Dataset], tokenizer: str | None = None) -> list[dict]:
+    """Token drift (`trajkit.drift`) of each dataset that has captured tokens; [] when none has."""
+    from trajkit.drift import dataset_drift
+
+    rows = []
+    for item in datasets:
+        dataset = item if isinstance(item, Dataset) else Dataset.open(item)
+        report = dataset_drift(dataset, tokenizer_name=tokenizer)
+        if report is not None:
+            rows.append({"dataset": dataset.name, **report.row()})
+    return rows

@@ -85,10 +85,11 @@ def sql_command(
 
 def stats_command(
     datasets: Annotated[list[Path], typer.Argument(help="one or more dataset directories")],
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="token drift: the producing model's tokenizer (default: the build recipe's teacher model)")] = None,
 ) -> None:
-    """Outcomes, domains, steps, errors, tools and tokens of datasets."""
+    """Outcomes, domains, steps, errors, tools and tokens of datasets (and token drift where tokens were captured)."""
     from trajkit.render import table
-    from trajkit.stats import dataset_stats
+    from trajkit.stats import dataset_stats, drift_rows
 
     stats = dataset_stats(datasets)
     out = console()
@@ -102,6 +103,9 @@ def stats_command(
     }
     for key, title in titles.items():
         out.print(table(title, stats[key]))
+    drift = drift_rows(datasets, tokenizer)
+    if drift:
+        out.print(table("Token drift (captured tokens vs the SFT rendering)", drift))
     total = sum(row["trajectories"] for row in stats["overview"])
     print_summary("stats", {"datasets": len(datasets), "trajectories": total})
 

@@ -147,7 +147,16 @@ def card_context(
         "sft_columns": SFT_COLUMNS,
         "example": example_trajectory(dataset),
         "first_split": next(iter(layout.splits), "train"),
+        "token_drift": token_drift(dataset),
     }
+
+
+def token_drift(dataset: Dataset) -> dict[str, Any] | None:
+    """The token drift summary (`trajkit.drift`) when the dataset has captured tokens."""
+    from trajkit.drift import dataset_drift
+
+    report = dataset_drift(dataset)
+    return report.row() if report is not None else None
 
 
 def render_card(context: dict[str, Any], template: str | Path | None = None) -> str:

@@ -70,6 +70,8 @@ class TokenizedChat:
     assistant_masks: list[int]
     # token offset where each assistant message's text starts (its generation prompt ends)
     turn_starts: dict[int, int] = field(default_factory=dict)
+    # token offset where each assistant message's end-of-turn marker ends
+    turn_ends: dict[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -201,7 +203,9 @@ def tokenize_plans(tokenizer, plans: Sequence[Plan], *, verify: bool = True) -> 
         input_ids: list[int] = []
         masks: list[int] = []
         turn_starts: dict[int, int] = {}
+        turn_ends: dict[int, int] = {}
         span_starts = {span.start: span.message_index for span in p.spans}
+        span_ends = {span.end: span.message_index for span in p.spans}
         offset = 0
         for piece, has_loss in zip(p.pieces, p.loss, strict=True):
             piece_ids = ids[position]
@@ -218,9 +222,11 @@ def tokenize_plans(tokenizer, plans: Sequence[Plan], *, verify: bool = True) -> 
             masks.extend([1 if has_loss else 0] * len(piece_ids))
             offset += len(piece)
             position += 1
+            if offset in span_ends:
+                turn_ends[span_ends[offset]] = len(input_ids)
         if not any(masks):
             raise MaskError("empty loss mask after tokenization", where=p.where)
-        results.append(TokenizedChat(input_ids, masks, turn_starts))
+        results.append(TokenizedChat(input_ids, masks, turn_starts, turn_ends))
     return results
 
 

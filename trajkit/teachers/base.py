@@ -3,6 +3,8 @@
 A request is a chat (OpenAI-style `messages`), sampling parameters (`trajkit.schema.Sampling`)
 and optionally an assistant prefix: text the assistant turn must start with. With a prefix, the
 backend continues that text and returns only the continuation; callers join prefix + text.
+With `logprobs`, choices also carry the completion's token ids and logprobs (token-exact
+capture), where the backend can return them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class GenerationRequest:
     messages: Sequence[Message]
     sampling: Sampling = field(default_factory=Sampling)
     assistant_prefix: str | None = None
+    logprobs: bool = False  # ask for each choice's completion token ids and logprobs (where the backend can)
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -35,6 +38,10 @@ class GenerationRequest:
 class Choice:
     text: str
     finish_reason: str  # "stop" (EOS or a stop string), "length" (max_tokens), or the server's word
+    # the completion as the model produced it, when the request asked for logprobs and the
+    # backend can return them (token ids: local, llama.cpp; OpenAI returns logprobs only)
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
 
 
 @dataclass(frozen=True)

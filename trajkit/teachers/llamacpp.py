@@ -81,7 +81,8 @@ class LlamaCppBackend(OpenAICompatBackend):
         prefix = request.assistant_prefix
         if prefix:
             part.choices = [
-                Choice(c.text[len(prefix):] if c.text.startswith(prefix) else c.text, c.finish_reason)
+                Choice(c.text[len(prefix):] if c.text.startswith(prefix) else c.text, c.finish_reason,
+                       c.token_ids, c.logprobs)
                 for c in part.choices
             ]
         return part

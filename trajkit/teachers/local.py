@@ -50,6 +50,7 @@ class _Row:
     seed: int
     max_tokens: int
     stop: tuple[str, ...]
+    logprobs: bool = False  # capture the completion's token ids and logprobs
 
 
 @dataclass
@@ -143,10 +144,10 @@ class LocalBackend(BatchedBackend):
             except TeacherError as exc:
                 results[index] = exc
         if rows:
-            ends, tokens = self._generate_rows(rows)
+            ends, tokens, logprobs = self._generate_rows(rows)
             for index, request in enumerate(requests):
                 if results[index] is None:
-                    results[index] = self._response_for(index, request, rows, ends, tokens)
+                    results[index] = self._response_for(index, request, rows, ends, tokens, logprobs)
         return results  # type: ignore[return-value]
 
     def _rows_for(self, index: int, request: GenerationRequest) -> list[_Row]:
@@ -172,6 +173,7 @@ class LocalBackend(BatchedBackend):
                 seed=base_seed + sample,  # distinct samples for n > 1, reproducible with a seed
                 max_tokens=max_tokens,
                 stop=tuple(s for s in sampling.stop if s),
+                logprobs=request.logprobs,
             )
             for sample in range(sampling.n)
         ]
@@ -197,19 +199,22 @@ class LocalBackend(BatchedBackend):
             pad_token_id=pad_id,
             eos_token_id=eos_ids,
         )
+        recorder = _LogprobRecorder(len(rows)) if any(row.logprobs for row in rows) else None
+        processors = ([recorder] if recorder else []) + [_RowSampler(rows)]  # raw scores first
         with torch.inference_mode():
             output = lm.generate(
                 input_ids=input_ids,
                 attention_mask=attention,
                 generation_config=config,
-                logits_processor=LogitsProcessorList([_RowSampler(rows)]),
+                logits_processor=LogitsProcessorList(processors),
                 stopping_criteria=StoppingCriteriaList([stopper]),
                 past_key_values=cache,
             )
         generated = output[:, width:].tolist()
-        return stopper.finish(len(generated[0]) if generated else 0), generated
+        logprobs = recorder.finish(output) if recorder else None
+        return stopper.finish(len(generated[0]) if generated else 0), generated, logprobs
 
-    def _response_for(self, index, request, rows, ends, tokens) -> GenerationResponse:
+    def _response_for(self, index, request, rows, ends, tokens, logprobs=None) -> GenerationResponse:
         choices, completion_tokens, prompt_tokens = [], 0, 0
         for r, row in enumerate(rows):
             if row.request_index != index:
@@ -217,7 +222,10 @@ class LocalBackend(BatchedBackend):
             end = ends[r]
             text = self._tokenizer.decode(tokens[r][: end.n_tokens], skip_special_tokens=True)
             text, stopped = trim_at_stop(text, row.stop)
-            choices.append(Choice(text, "stop" if stopped else end.reason))
+            ids = values = None
+            if row.logprobs and logprobs is not None:
+                ids, values = tokens[r][: end.n_tokens], logprobs[r][: end.n_tokens]
+            choices.append(Choice(text, "stop" if stopped else end.reason, ids, values))
             completion_tokens += end.n_tokens
             prompt_tokens = len(row.prompt_ids)
         return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
@@ -250,6 +258,36 @@ def _eos_ids(lm, tokenizer) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
+
+
+class _LogprobRecorder:
+    """Token-exact capture: the logprob of every generated token under the model's raw
+    distribution (before temperature / top-p). Called first at each step with the raw scores; the
+    token chosen at a step is read from `input_ids` at the next step (and from the output at the
+    end), so only one step's log-softmax is held at a time."""
+
+    def __init__(self, n_rows: int):
+        self.values: list[list[float]] = [[] for _ in range(n_rows)]
+        self._previous = None
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self._previous is not None:
+            self._take(input_ids[:, -1])
+        self._previous = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def _take(self, chosen) -> None:
+        picked = self._previous.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).tolist()
+        for row, value in zip(self.values, picked, strict=True):
+            row.append(value)
+
+    def finish(self, sequences) -> list[list[float]]:
+        if self._previous is not None:
+            self._take(sequences[:, -1])
+            self._previous = None
+        return self.values
 
 
 class _RowSampler:

@@ -175,7 +175,7 @@ class OpenAICompatBackend(BackendBase):
             trimmed = []
             for choice in part.choices:
                 text, hit = trim_at_stop(choice.text, stop)
-                trimmed.append(Choice(text, "stop" if hit else choice.finish_reason))
+                trimmed.append(Choice(text, "stop" if hit else choice.finish_reason, choice.token_ids, choice.logprobs))
             part.choices = trimmed
         return part
 
@@ -203,21 +203,25 @@ class OpenAICompatBackend(BackendBase):
         if request.assistant_prefix is not None:
             messages.append({"role": "assistant", "content": request.assistant_prefix})
             extra.update(continue_final_message=True, add_generation_prompt=False)
+        if request.logprobs:
+            kwargs["logprobs"] = True
         response = await self._client.chat.completions.create(
             messages=messages, extra_body=extra or None, **kwargs
         )
         choices = [
-            Choice(c.message.content or "", c.finish_reason or "stop") for c in response.choices
+            Choice(c.message.content or "", c.finish_reason or "stop", *_chat_tokens(c)) for c in response.choices
         ]
         return _Part(choices, *_usage(response))
 
     async def _completion(self, request: GenerationRequest, n: int, seed: int | None) -> _Part:
         kwargs = self._sampling_kwargs(request, n, seed)
         prompt = render_chat(self._tokenizer, request.messages, request.assistant_prefix)
+        if request.logprobs:
+            kwargs["logprobs"] = 1
         response = await self._client.completions.create(
             prompt=prompt, extra_body=self._extra_body or None, **kwargs
         )
-        choices = [Choice(c.text or "", c.finish_reason or "stop") for c in response.choices]
+        choices = [Choice(c.text or "", c.finish_reason or "stop", *_completion_tokens(c)) for c in response.choices]
         return _Part(choices, *_usage(response))
 
     async def _resolve_model(self) -> None:
@@ -315,6 +319,26 @@ class OpenAICompatBackend(BackendBase):
                 fix += "; servers other than vLLM may refuse continue_final_message: set "
                 fix += "teacher.prefix_mode: completions"
         return TeacherError(what, where=self.base_url, fix=fix, status=status, retryable=False)
+
+
+def _chat_tokens(choice) -> tuple[list[int] | None, list[float] | None]:
+    """(token ids, logprobs) of a chat choice's `logprobs.content`: llama.cpp's server adds each
+    token's `id`; OpenAI gives logprobs only (ids None)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None, None
+    logprobs = [float(entry.logprob) for entry in content]
+    ids = [getattr(entry, "id", None) for entry in content]
+    return (None if any(i is None for i in ids) else [int(i) for i in ids]), logprobs
+
+
+def _completion_tokens(choice) -> tuple[list[int] | None, list[float] | None]:
+    """(None, logprobs) of a completions choice (`logprobs.token_logprobs`); llama.cpp's
+    completions endpoint does not name token ids in this form."""
+    values = getattr(getattr(choice, "logprobs", None), "token_logprobs", None)
+    if not values:
+        return None, None
+    return None, [float(v) for v in values if v is not None]
 
 
 def _usage(response) -> tuple[int, int]:

@@ -1,0 +1,211 @@
+"""Token drift: does the SFT rendering of a trajectory reproduce the tokens the model produced?
+
+With `capture_tokens: true` a build stores each step's completion token ids (`step.token_ids`).
+Training re-renders the step as text (`trajkit.sft.convert.student_messages`: the CodeAct
+turn rebuilt from thought and code) and re-tokenizes it (`trajkit.sft.masks`). Where the two
+disagree, the model is trained (or RL-scored) on tokens it never produced.
+
+For each step with captured tokens, the tokens of its assistant turn in the rendered example
+(end-of-turn marker excluded) are compared with the tokens the model saw and wrote there: the
+opening the agent loop put in front (first-thought prefix, forced "Thought:"), tokenized, then
+the captured completion. A step drifts when they differ; the first difference is located and
+classified:
+
+- `retokenized`: the text is the same, the token ids are not (a non-canonical tokenization
+  the model sampled, or a merge across the opening's boundary);
+- `rendered_text`: the rendering changed the text (the turn is rebuilt from thought and code,
+  stop strings are re-added, whitespace normalised);
+- `unaligned`: the captured tokens do not decode to the end of the step's raw output (they
+  came from another generation, e.g. a forced code block).
+
+A step whose rendering only adds the stop string the model stopped on (`<end_code>`, which
+llama.cpp's server leaves out of the returned tokens) is counted as `stop_only`, not as drift.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trajkit.agent.format import STOP_SEQUENCES
+from trajkit.schema import Step, Trajectory
+
+EXAMPLES = 5
+
+
+@dataclass
+class StepDrift:
+    trajectory_id: str
+    step: int
+    kind: str  # retokenized, rendered_text, unaligned
+    token: int  # position of the first difference in the turn's tokens
+    produced: str  # a little of each side's text at the difference
+    rendered: str
+
+    def where(self) -> str:
+        return f"{self.trajectory_id[:12]} step {self.step} token {self.token}: {self.kind}"
+
+
+@dataclass
+class DriftReport:
+    tokenizer: str = ""
+    trajectories: int = 0  # with captured tokens
+    steps: int = 0  # with captured tokens
+    drifted_trajectories: int = 0
+    drifted_steps: int = 0
+    stop_only: int = 0  # steps that differ only by the stop string at the end
+    kinds: Counter = field(default_factory=Counter)
+    by_step: Counter = field(default_factory=Counter)  # step index -> drifted steps
+    examples: list[StepDrift] = field(default_factory=list)
+
+    def add(self, drift: StepDrift) -> None:
+        self.drifted_steps += 1
+        self.kinds[drift.kind] += 1
+        self.by_step[drift.step] += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(drift)
+
+    def row(self) -> dict:
+        """One summary row for `trajkit stats` and the dataset card."""
+        return {
+            "trajectories_checked": self.trajectories,
+            "trajectories_drifting": self.drifted_trajectories,
+            "steps_checked": self.steps,
+            "steps_drifting": self.drifted_steps,
+            "retokenized": self.kinds.get("retokenized", 0),
+            "rendered_text": self.kinds.get("rendered_text", 0),
+            "unaligned": self.kinds.get("unaligned", 0),
+            "stop_only": self.stop_only,
+            "by_step": ", ".join(f"{k}: {v}" for k, v in sorted(self.by_step.items())) or "-",
+            "first": self.examples[0].where() if self.examples else "-",
+            "tokenizer": self.tokenizer,
+        }
+
+
+def captured_steps(trajectories: list[Trajectory]) -> int:
+    return sum(1 for t in trajectories for s in t.steps if s.token_ids)
+
+
+def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str, mode: str = "agent",
+                tokenizer_name: str = "") -> DriftReport:
+    """Compare every captured step with its rendered, re-tokenized turn."""
+    from trajkit.sft.convert import student_messages
+    from trajkit.sft.masks import LossTurn, plan, tokenize_plans
+
+    report = DriftReport(tokenizer=tokenizer_name)
+    for traj in trajectories:
+        if not any(step.token_ids for step in traj.steps):
+            continue
+        report.trajectories += 1
+        messages = student_messages(traj, system_prompt, mode=mode)
+        assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        rendered_plan = plan(tokenizer, messages, [LossTurn(i) for i in assistant], where=f"trajectory {traj.trajectory_id}")
+        chat = tokenize_plans(tokenizer, [rendered_plan])[0]
+        spans = {span.message_index: span for span in rendered_plan.spans}
+        drifted = False
+        for message_index, step in zip(assistant, traj.steps, strict=False):
+            if not step.token_ids:
+                continue
+            report.steps += 1
+            span = spans[message_index]
+            marker = _encode(tokenizer, rendered_plan.text[span.text_end:span.end])
+            turn = chat.input_ids[chat.turn_starts[message_index]:chat.turn_ends[message_index]]
+            if marker and turn[-len(marker):] == marker:
+                turn = turn[: -len(marker)]
+            drift = _compare(traj, step, turn, tokenizer)
+            if drift is not None and drift.kind == "stop_only":
+                report.stop_only += 1
+            elif drift is not None:
+                report.add(drift)
+                drifted = True
+        report.drifted_trajectories += drifted
+    return report
+
+
+def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer) -> StepDrift | None:
+    produced_text = tokenizer.decode(step.token_ids, skip_special_tokens=True)
+    visible = _cut_at_stop(produced_text)
+    raw = step.raw_output
+    if visible and not raw.endswith(visible):
+        return StepDrift(traj.trajectory_id, step.index, "unaligned", 0, visible[:40], raw[-40:])
+    opening = raw[: len(raw) - len(visible)] if visible else raw
+    expected = (_encode(tokenizer, opening) if opening else []) + list(step.token_ids)
+    if expected == rendered:
+        return None
+    position = next((i for i, (a, b) in enumerate(zip(expected, rendered, strict=False)) if a != b),
+                    min(len(expected), len(rendered)))
+    if rendered[: len(expected)] == expected and tokenizer.decode(rendered[len(expected):]).strip() in STOP_SEQUENCES:
+        return StepDrift(traj.trajectory_id, step.index, "stop_only", position, "", tokenizer.decode(rendered[position:]))
+    same_text = tokenizer.decode(expected, skip_special_tokens=True) == tokenizer.decode(rendered, skip_special_tokens=True)
+    return StepDrift(
+        traj.trajectory_id, step.index, "retokenized" if same_text else "rendered_text", position,
+        tokenizer.decode(expected[position:position + 6]), tokenizer.decode(rendered[position:position + 6]),
+    )
+
+
+def _cut_at_stop(text: str) -> str:
+    cut = min((i for i in (text.find(s) for s in STOP_SEQUENCES) if i >= 0), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# ------------------------------------------------------------------------- datasets
+
+
+def tokenizer_for(spec: str | None, backend: str = "local"):
+    """The tokenizer of the model that produced the tokens: a registry name or .gguf is read from
+    the GGUF itself (no weights loaded); a folder or Hugging Face id with transformers."""
+    from trajkit.errors import require
+
+    transformers = require("transformers", "embedded", "the token drift check")
+    from trajkit.models import spec_kind
+
+    kind = spec_kind(spec, where="tokenizer")
+    if kind in ("embedded", "registry", "gguf"):
+        if kind == "embedded":
+            from trajkit.embedded import gguf_path
+
+            gguf = Path(gguf_path())
+        else:
+            from trajkit.models import resolve_gguf
+
+            gguf = Path(resolve_gguf(spec))
+        from trajkit.progress import quiet_model_loading
+
+        with quiet_model_loading():
+            return transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    from trajkit.teachers.chat_template import load_tokenizer
+
+    return load_tokenizer(spec, where="tokenizer")
+
+
+def model_spec_of(dataset) -> str | None:
+    """The teacher model spec a dataset was built with (its recipe), None for the embedded one."""
+    recipe = dataset.recipe() or {}
+    teacher = recipe.get("teacher") or {}
+    model = teacher.get("model")
+    if model is None and teacher.get("backend", "local") == "llamacpp":
+        from trajkit.teachers.llamacpp import DEFAULT_MODEL
+
+        return DEFAULT_MODEL
+    return model
+
+
+def dataset_drift(dataset, *, tokenizer=None, tokenizer_name: str | None = None) -> DriftReport | None:
+    """The drift report of a dataset, or None when it has no captured tokens."""
+    from trajkit.exports.source import student_prompt
+
+    trajectories = list(dataset.trajectories())
+    if not captured_steps(trajectories):
+        return None
+    if tokenizer is None:
+        spec = tokenizer_name or model_spec_of(dataset)
+        tokenizer = tokenizer_for(spec)
+        tokenizer_name = spec or "embedded"
+    system_prompt, mode = student_prompt(trajectories, where=str(dataset.path))
+    return check_drift(trajectories, tokenizer, system_prompt=system_prompt, mode=mode,
+                       tokenizer_name=tokenizer_name or "")
