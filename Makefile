@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 STAMP := $(VENV)/.trajkit-setup
-EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b
+EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b,tracking,smolagents
 
 .PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
 

@@ -22,12 +22,19 @@ def build_command(
     shard: Annotated[str | None, typer.Option(help="build part i of N (i/N), for scale-out")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="redo rollouts stored as teacher_error")] = False,
     stats: Annotated[bool, typer.Option("--stats/--no-stats", help="print dataset stats at the end")] = False,
+    report_to: Annotated[str, typer.Option("--report-to", help="log the build's metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
 ) -> None:
     """Run the teacher agent over the recipe's tasks and write (or resume) a dataset."""
     from trajkit.build import build
+    from trajkit.tracking import check
 
+    check(report_to)
     dataset, run = build(recipe, output=output, limit=limit, shard=shard, retry_failed=retry_failed)
     print_summary("build", {**run.summary(), "dataset": str(dataset.path), "rows": len(dataset)})
+    if report_to != "none":
+        from trajkit.tracking import report_build
+
+        report_build(report_to, dataset, run.summary())
     if stats:
         from trajkit.cli.data import stats_command
 

@@ -30,6 +30,7 @@ def eval_command(
     candidates: Annotated[int | None, typer.Option(help="candidates per step (SAG); 1 = greedy")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N tasks of each benchmark")] = None,
     out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html, viewer/)")] = Path("eval-report"),
+    report_to: Annotated[str, typer.Option("--report-to", help="log the eval metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
 ) -> None:
     if args and args[0] == "report":
         return _report(args[1:], out)
@@ -38,9 +39,16 @@ def eval_command(
     if len(args) != 1:
         raise InputError("give one eval recipe", fix="trajkit eval RECIPE.yaml --model PATH")
     from trajkit.evaluate import evaluate, metrics
+    from trajkit.tracking import check
 
+    check(report_to)
     dataset, stats = evaluate(args[0], model=model, output=output, candidates=candidates, limit=limit)
-    _print_metrics(metrics([dataset.path]))
+    result = metrics([dataset.path])
+    _print_metrics(result)
+    if report_to != "none":
+        from trajkit.tracking import report_eval
+
+        report_eval(report_to, dataset, result)
     print_summary("eval", {**stats.summary(), "run": str(dataset.path)})
 
 

@@ -32,8 +32,12 @@ def train_command(
     output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="instead of the recipe's")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="convert and check the data, do not train")] = False,
+    report_to: Annotated[str, typer.Option("--report-to", help="log the loss curve and metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
 ) -> None:
     from trajkit.sft.train import train
+    from trajkit.tracking import check
+
+    check(report_to)  # a bad name or a missing library fails before training
 
     result = train(recipe, overrides=overrides or [], output_dir=output_dir, overwrite=overwrite, dry_run=dry_run)
     report = result.report
@@ -58,6 +62,10 @@ def train_command(
         "saved": str(result.output_dir),
     }
     print_summary("train", summary)
+    if report_to != "none":
+        from trajkit.tracking import report_train
+
+        report_train(report_to, result, recipe.stem)
 
 
 def export_command(
