@@ -110,3 +110,31 @@ def test_axolotl_excluded_error_step_carries_no_loss(tmp_path):
     row = json.loads((tmp_path / "ax" / "train.jsonl").read_text().splitlines()[0])
     flags = [m["train"] for m in row["messages"] if m["role"] == "assistant"]
     assert flags == [True, False, True]
+
+
+def test_tokens_export_needs_captured_tokens(dataset, tmp_path):
+    from trajkit.exports.tokens import export_tokens
+
+    with pytest.raises(MissingDataError) as info:
+        export_tokens(str(dataset), str(tmp_path / "tok"))
+    assert "capture_tokens: true" in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "tok").exists()
+
+
+def test_tokens_export_rows(tmp_path):
+    import datasets
+
+    from tests.factories import make_trajectory
+    from trajkit.exports.tokens import export_tokens
+    from trajkit.store import Dataset
+
+    traj = make_trajectory(0, n_steps=2)
+    traj.steps[0].token_ids, traj.steps[0].logprobs = [5, 6, 7], [-0.1, -0.2, -0.3]
+    ds = Dataset.create(tmp_path / "ds")
+    ds.append([traj])
+    summary = export_tokens(str(ds.path), str(tmp_path / "tok"))
+    assert summary["steps"] == 1
+    loaded = datasets.load_dataset("parquet", data_files=str(tmp_path / "tok" / "train.parquet"), split="train")
+    row = loaded[0]
+    assert row["completion_ids"] == [5, 6, 7] and row["step"] == 0 and row["reward"] == 1.0
+    assert row["logprobs"] == pytest.approx([-0.1, -0.2, -0.3])

@@ -95,7 +95,7 @@ def pull_command(
 
 FORMAT_HELP = ("hub (default: the Hub repository layout), dpo (TRL preference pairs), verl (RL prompts; "
                "DATASET may be a task set), llamafactory (ShareGPT + dataset_info.json), axolotl "
-               "(messages with train flags + config), adp (Agent Data Protocol)")
+               "(messages with train flags + config), adp (Agent Data Protocol), tokens (captured token ids)")
 
 
 def export_command(

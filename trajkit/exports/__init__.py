@@ -4,7 +4,8 @@
 - `verl`: RL prompts with rule-reward ground truth (from a dataset or a task set);
 - `llamafactory`: ShareGPT with function_call/observation turns + `dataset_info.json`;
 - `axolotl`: chat messages with per-message train flags + the config section;
-- `adp`: the Agent Data Protocol (`trajkit.importers.adp` reads it back).
+- `adp`: the Agent Data Protocol (`trajkit.importers.adp` reads it back);
+- `tokens`: the completion token ids and logprobs captured at build time, one row per step.
 
 The default format, `hub`, is the Hugging Face Hub layout (`trajkit.hub.build`). Every export
 writes into a temporary folder renamed when complete (`trajkit.exports.output`), and a dataset
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from trajkit.errors import InputError
 
-FORMATS = ("hub", "dpo", "verl", "llamafactory", "axolotl", "adp")
+FORMATS = ("hub", "dpo", "verl", "llamafactory", "axolotl", "adp", "tokens")
 
 
 def export(fmt: str, source: str, out: str, *, overwrite: bool = False, pairs: str = "both") -> dict:
@@ -43,4 +44,8 @@ def export(fmt: str, source: str, out: str, *, overwrite: bool = False, pairs: s
         from trajkit.exports.adp import export_adp
 
         return export_adp(source, out, overwrite=overwrite)
+    if fmt == "tokens":
+        from trajkit.exports.tokens import export_tokens
+
+        return export_tokens(source, out, overwrite=overwrite)
     raise InputError(f"unknown export format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
