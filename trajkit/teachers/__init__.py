@@ -47,7 +47,7 @@ OPTIONS: dict[str, frozenset[str]] = {
         {
             "base_url", "model", "api_key_env", "api_key_required", "max_concurrency",
             "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "prefix_mode",
-            "tokenizer", "extra_body",
+            "tokenizer", "extra_body", "endpoint_cooldown_s",
         }
     ),
     "vllm": frozenset(
@@ -107,16 +107,21 @@ def _construct(kind: str, options: dict[str, Any], where: str) -> Backend:
         from trajkit.teachers.local import LocalBackend
 
         return LocalBackend(**options)
+    if kind == "openai" and isinstance(options.get("base_url"), list):
+        from trajkit.teachers.endpoints import EndpointPool
+
+        return EndpointPool(options.pop("base_url"), **options)
     if kind == "openai":
         from trajkit.teachers.openai_compat import OpenAICompatBackend
 
+        options.pop("endpoint_cooldown_s", None)
         return OpenAICompatBackend(**options)
     if kind == "llamacpp":
         from trajkit.teachers.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(**options)
-    if kind == "vllm":
-        from trajkit.teachers.vllm_offline import VLLMBackend
+    if kind == "vllm":  # vLLM's async engine (AsyncLLM); vllm_offline.VLLMBackend is the LLM.chat path
+        from trajkit.teachers.vllm_async import VLLMAsyncBackend as VLLMBackend
 
         if not options.get("model"):
             raise ConfigError("the vllm backend needs a model", where=f"{where}.model",

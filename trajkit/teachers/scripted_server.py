@@ -108,7 +108,8 @@ class ScriptedServer:
 
     `ignore_n` mimics servers that return one choice whatever `n` is (llama.cpp);
     `api_key`, when set, is required as a Bearer token (401 otherwise);
-    `requests` keeps the last request bodies received, for tests to inspect."""
+    `requests` keeps the last request bodies received, for tests to inspect;
+    `latency_s` delays every completion (a stand-in for generation time, for benchmarks)."""
 
     def __init__(
         self,
@@ -120,8 +121,10 @@ class ScriptedServer:
         ignore_n: bool = False,
         api_key: str | None = None,
         keep_requests: int = 1000,
+        latency_s: float = 0.0,
     ):
         self.script = Script(responses)
+        self.latency_s = latency_s
         self.model = model
         self.ignore_n = ignore_n
         self.api_key = api_key
@@ -251,6 +254,8 @@ def _handler_for(server: ScriptedServer):
                 self._send(HTTPStatus.BAD_REQUEST, {"error": {"message": "body is not JSON"}})
                 return
             server.requests.append({"path": self.path, "body": body})
+            if server.latency_s:
+                time.sleep(server.latency_s)  # one thread per connection: requests overlap
             status, payload = server.answer(self.path, body)
             self._send(status, payload)
 
