@@ -88,3 +88,16 @@ def test_unknown_tracker_is_one_line(tmp_path, task_file, cli):
     result = cli("build", str(recipe), "--report-to", "mlflow")
     assert result.returncode == 2 and "unknown tracker 'mlflow'" in result.stderr + result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_wandb_missing_is_one_line_with_the_fix():
+    import importlib.util
+
+    from trajkit.errors import TrajkitError
+    from trajkit.tracking import check
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    with pytest.raises(TrajkitError, match="pip install wandb"):
+        check("wandb")
+    assert check("none") == "none" and check("TRACKIO") == "trackio"

@@ -46,7 +46,9 @@ class _Trackio:
 
 class _Wandb:
     def __init__(self, project: str, name: str, config: dict):
-        self._wandb = require("wandb", "tracking", "--report-to wandb")
+        import wandb
+
+        self._wandb = wandb
         self._run = self._wandb.init(project=project, name=name, config=config, reinit=True)
 
     def log(self, metrics: dict[str, float], step: int | None = None) -> None:
@@ -67,7 +69,10 @@ def check(report_to: str | None) -> str:
         if importlib.util.find_spec(kind) is None:
             from trajkit.errors import MissingExtraError
 
-            raise MissingExtraError(kind, "tracking", f"--report-to {kind}")
+            if kind == "trackio":
+                raise MissingExtraError(kind, "tracking", f"--report-to {kind}")
+            raise ConfigError("--report-to wandb needs the Python package 'wandb', which is not installed",
+                              fix="pip install wandb (and wandb login, or WANDB_MODE=offline)")
     return kind
 
 
