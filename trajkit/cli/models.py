@@ -1,10 +1,11 @@
-"""Embedded model commands: list the registry, prepare (assemble + verify) models."""
+"""Model commands: list the registry, prepare (assemble + verify) models, write a student as GGUF."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ def register(app: typer.Typer) -> None:
     )
     models_app.command("list")(list_command)
     models_app.command("prepare")(prepare_command)
+    models_app.command("gguf")(gguf_command)
     app.add_typer(models_app, name="models")
 
 
@@ -108,6 +110,34 @@ def prepare_command(
                 "seconds": f"{time.perf_counter() - started:.1f}",
             },
         )
+
+
+def gguf_command(
+    model_dir: Annotated[
+        Path, typer.Argument(help="a trained model folder (the model/ that `trajkit train` wrote), or 'embedded'")
+    ],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="the .gguf to write; default: beside MODEL_DIR")] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="the base model's registry name or .gguf; default: the training run's base model"),
+    ] = None,
+) -> None:
+    """Write a trained student as a GGUF (F16) for llama.cpp: `trajkit eval --model STUDENT.gguf` is then fast on CPU."""
+    from trajkit.errors import InputError
+    from trajkit.gguf_export import default_template, export_gguf
+
+    if str(model_dir) == "embedded":  # the untrained student, e.g. to evaluate the base model the same way
+        from trajkit.embedded import EMBEDDED_REGISTRY_NAME, embedded_model_path
+
+        model_dir, template = embedded_model_path(), template or EMBEDDED_REGISTRY_NAME
+        output = output or Path(f"{EMBEDDED_REGISTRY_NAME}-f16.gguf")
+    if not model_dir.is_dir():
+        raise InputError(f"{model_dir} is not a folder", where="trajkit models gguf", fix="give the model/ folder that trajkit train wrote")
+    started = time.perf_counter()
+    output = output or model_dir.parent / f"{model_dir.name}.gguf"
+    path = export_gguf(model_dir, template or default_template(model_dir), output)
+    print(path, flush=True)
+    print_summary("gguf", {"size": _size(path.stat().st_size), "seconds": f"{time.perf_counter() - started:.1f}"})
 
 
 def _size(n: int) -> str:
