@@ -104,3 +104,19 @@ def test_no_captured_tokens_no_drift_section(tmp_path, cli):
     ds.append([make_trajectory(0)])
     result = cli("stats", str(ds.path))
     assert result.returncode == 0 and "Token drift" not in result.stdout
+
+
+def test_a_turn_ended_by_the_model_matches_the_rendered_end_of_turn(tokenizer):
+    """llama.cpp returns the end-of-turn token the model sampled; it is the rendering's marker."""
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    def with_end_of_turn(step, ids):
+        return ids + [end]
+
+    assert _check(tokenizer, [_captured(tokenizer, mangle=with_end_of_turn)]).drifted_steps == 0
+
+    def stopped_without_end_code(step, ids):  # wrote the code block, then ended the turn
+        return tokenizer(step.raw_output, add_special_tokens=False)["input_ids"] + [end]
+
+    report = _check(tokenizer, [_captured(tokenizer, mangle=stopped_without_end_code)])
+    assert report.drifted_steps == 3 and report.kinds["rendered_text"] == 3  # <end_code> was never written

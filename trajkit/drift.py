@@ -20,6 +20,9 @@ classified:
 
 A step whose rendering only adds the stop string the model stopped on (`<end_code>`, which
 llama.cpp's server leaves out of the returned tokens) is counted as `stop_only`, not as drift.
+A captured end-of-turn token (the model ended its turn itself) stands for the rendering's
+end-of-turn marker; a turn the model ended without writing `<end_code>` drifts (the rendering
+adds it).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
             turn = chat.input_ids[chat.turn_starts[message_index]:chat.turn_ends[message_index]]
             if marker and turn[-len(marker):] == marker:
                 turn = turn[: -len(marker)]
-            drift = _compare(traj, step, turn, tokenizer)
+            drift = _compare(traj, step, turn, tokenizer, marker)
             if drift is not None and drift.kind == "stop_only":
                 report.stop_only += 1
             elif drift is not None:
@@ -123,19 +126,24 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
     return report
 
 
-def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer) -> StepDrift | None:
+def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer, marker: list[int]) -> StepDrift | None:
     produced_text = tokenizer.decode(step.token_ids, skip_special_tokens=True)
     visible = _cut_at_stop(produced_text)
     raw = step.raw_output
     if visible and not raw.endswith(visible):
         return StepDrift(traj.trajectory_id, step.index, "unaligned", 0, visible[:40], raw[-40:])
     opening = raw[: len(raw) - len(visible)] if visible else raw
-    expected = (_encode(tokenizer, opening) if opening else []) + list(step.token_ids)
+    produced = list(step.token_ids)
+    ended = bool(marker) and produced[-len(marker):] == marker
+    if ended:  # the model ended its turn itself: that is the rendering's end-of-turn marker
+        produced = produced[: -len(marker)]
+    expected = (_encode(tokenizer, opening) if opening else []) + produced
     if expected == rendered:
         return None
     position = next((i for i, (a, b) in enumerate(zip(expected, rendered, strict=False)) if a != b),
                     min(len(expected), len(rendered)))
-    if rendered[: len(expected)] == expected and tokenizer.decode(rendered[len(expected):]).strip() in STOP_SEQUENCES:
+    stopped = not ended and rendered[: len(expected)] == expected  # on a stop string the server left out
+    if stopped and tokenizer.decode(rendered[len(expected):]).strip() in STOP_SEQUENCES:
         return StepDrift(traj.trajectory_id, step.index, "stop_only", position, "", tokenizer.decode(rendered[position:]))
     same_text = tokenizer.decode(expected, skip_special_tokens=True) == tokenizer.decode(rendered, skip_special_tokens=True)
     return StepDrift(

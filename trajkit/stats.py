@@ -85,6 +85,17 @@ def drift_rows(datasets: list[str | Path | Dataset], tokenizer: str | None = Non
     for item in datasets:
         dataset = item if isinstance(item, Dataset) else Dataset.open(item)
         report = dataset_drift(dataset, tokenizer_name=tokenizer)
-        if report is not None:
-            rows.append({"dataset": dataset.name, **report.row()})
+        if report is None:
+            continue
+        row = report.row()
+        kinds = [f"{k} {row[k]}" for k in ("rendered_text", "retokenized", "unaligned") if row[k]]
+        rows.append({
+            "dataset": dataset.name,
+            "trajectories drifting": f"{row['trajectories_drifting']}/{row['trajectories_checked']}",
+            "steps drifting": f"{row['steps_drifting']}/{row['steps_checked']}",
+            "kinds": ", ".join(kinds) or "-",
+            "stop string only": row["stop_only"],
+            "by step": row["by_step"],
+            "first": row["first"],
+        })
     return rows
