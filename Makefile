@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 STAMP := $(VENV)/.trajkit-setup
-EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b,tracking,smolagents
+EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b,tracking,smolagents,ray
 
 .PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
 
@@ -36,7 +36,7 @@ test: setup setup-services
 	$(PY) -m pytest -q
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not model and not server and not slow"
+	$(PY) -m pytest -q -m "not model and not server and not slow and not ray"
 
 experiment: setup
 	bash scripts/experiment.sh

@@ -264,24 +264,13 @@ async def run_build(
     `runner(task)` produces one `AgentResult`; the default runs the CodeAct agent loop, or one
     CoT generation when the plan's mode is cot (then `toolbox` may be None).
     """
-    from trajkit.agent.loop import run_agent
-    from trajkit.tasks.grading import agrade
+    from trajkit.rollout import make_runner
+    from trajkit.rollout import rollout as run_one
 
     dataset = open_output(plan, retry_failed=retry_failed)
     items, skipped = work_items(plan, dataset.trajectory_ids())
     stats = BuildStats(total=len(items) + skipped, skipped=skipped)
-    if runner is None and plan.recipe.mode == "cot":
-        from trajkit.agent.cot import run_cot
-
-        async def runner(task: Task):
-            return await run_cot(task, backend, plan.system_prompt, plan.recipe.sampling)
-
-    elif runner is None:
-        settings = agent_settings(plan)
-
-        async def runner(task: Task):
-            return await run_agent(task, backend, toolbox.new_interpreter, settings)
-
+    runner = runner or make_runner(plan, backend, toolbox)
     pending: list[Trajectory] = []
     flush_lock = asyncio.Lock()
     limiter = asyncio.Semaphore(plan.recipe.concurrency)
@@ -295,20 +284,7 @@ async def run_build(
 
     async def rollout(task: Task, sample: int) -> None:
         async with limiter:
-            result = await runner(task)
-            outcome = result.outcome
-            if outcome.status == "answered":
-                grade = await agrade(
-                    task, outcome.final_answer, plan.recipe.grading.grader,
-                    math_timeout_s=plan.recipe.grading.math_timeout_s,
-                )
-                outcome = grade.apply(outcome)
-            elif task.gold_answer is not None:
-                outcome = outcome.model_copy(update={"correct": False, "score": 0.0})
-            trajectory = Trajectory.new(
-                task=task, provenance=plan.provenance, outcome=outcome,
-                steps=result.steps, sample_index=sample, usage=result.usage,
-            )
+            trajectory = await run_one(plan, runner, task, sample)
             _account(stats, trajectory)
             pending.append(trajectory)
             if progress is not None:
@@ -340,12 +316,20 @@ def build(
     shard: str | None = None,
     retry_failed: bool = False,
     show_progress: bool = True,
+    executor: str | None = None,
+    address: str | None = None,
+    actors: int | None = None,
 ) -> tuple[Dataset, BuildStats]:
-    """Load a recipe and run the build to completion (the `trajkit build` command)."""
+    """Load a recipe and run the build to completion (the `trajkit build` command).
+
+    `executor`, `address` and `actors` override the recipe's `executor:` block (`ray`: the
+    rollouts run on Ray actors, `trajkit.executors`)."""
+    from trajkit.executors import resolve_executor
     from trajkit.recipe import load_build_recipe
     from trajkit.tools.toolbox import open_toolbox
 
     recipe, raw = load_build_recipe(recipe_path, {"output": output})
+    recipe.executor = resolve_executor(recipe.executor, kind=executor, address=address, actors=actors)
     if limit is not None:
         tasks = dict(recipe.tasks) if isinstance(recipe.tasks, dict) else {"source": recipe.tasks}
         tasks["limit"] = limit
@@ -353,13 +337,22 @@ def build(
         raw = {**raw, "tasks": tasks}
     if recipe.mode == "cot":  # one generation per task: no sandbox, no retriever
         plan = plan_build(recipe, raw, shard=parse_shard(shard), tool_infos=[])
-        return asyncio.run(_build_with_backend(plan, None, retry_failed, show_progress))
+        return _run_plan(plan, None, retry_failed, show_progress)
     toolbox = open_toolbox(recipe.tools)
     try:
         plan = plan_build(recipe, raw, shard=parse_shard(shard), tool_infos=toolbox.infos)
-        return asyncio.run(_build_with_backend(plan, toolbox, retry_failed, show_progress))
+        return _run_plan(plan, toolbox, retry_failed, show_progress)
     finally:
         toolbox.close()
+
+
+def _run_plan(plan: BuildPlan, toolbox, retry_failed: bool, show_progress: bool):
+    """On this machine, or on Ray actors (each opens its own backend and tools)."""
+    if plan.recipe.executor.kind == "ray":
+        from trajkit.executors.ray_driver import run_on_ray
+
+        return run_on_ray(plan, plan.recipe.executor, retry_failed=retry_failed, show_progress=show_progress)
+    return asyncio.run(_build_with_backend(plan, toolbox, retry_failed, show_progress))
 
 
 async def _build_with_backend(plan: BuildPlan, toolbox, retry_failed: bool, show_progress: bool):

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from trajkit.agent.cot import extract_cot_answer, run_cot  # noqa: F401  (re-exported: the CoT mode)
 from trajkit.errors import ConfigError
+from trajkit.executors.config import ExecutorConfig
 from trajkit.recipe import AgentConfig, GradingConfig, Strict, ToolsConfig, read_yaml, validate
 from trajkit.schema import Sampling, Task
 
@@ -43,6 +44,7 @@ class EvalRecipe(Strict):
     concurrency: int = Field(8, ge=1)
     flush_every: int = Field(16, ge=1)
     output: str
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
 
 def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +122,7 @@ def as_build_recipe(recipe: EvalRecipe):
         output=recipe.output,
         kind="student",
         mode=recipe.mode,
+        executor=recipe.executor,
     )
 
 
@@ -150,15 +153,25 @@ def evaluate(
     candidates: int | None = None,
     limit: int | None = None,
     show_progress: bool = True,
+    executor: str | None = None,
+    address: str | None = None,
+    actors: int | None = None,
 ):
-    """Run an eval recipe to completion; returns (dataset, stats)."""
+    """Run an eval recipe to completion; returns (dataset, stats). `executor`, `address` and
+    `actors` override the recipe's `executor:` block (as for `trajkit build`)."""
+    from trajkit.executors import resolve_executor
     from trajkit.tools.toolbox import open_toolbox
 
     recipe, raw = load_eval_recipe(recipe_path, model=model, output=output, candidates=candidates, limit=limit)
+    recipe.executor = resolve_executor(recipe.executor, kind=executor, address=address, actors=actors)
     tools = recipe.tools if recipe.mode == "agent" else ToolsConfig(retriever=None)
     toolbox = open_toolbox(tools, start_sandbox=recipe.mode == "agent")
     try:
         plan = plan_eval(recipe, raw, toolbox.infos)
+        if recipe.executor.kind == "ray":  # each actor opens its own model and tools
+            from trajkit.executors.ray_driver import run_on_ray
+
+            return run_on_ray(plan, recipe.executor, show_progress=show_progress, label="eval")
         return asyncio.run(_run(plan, recipe, toolbox, show_progress))
     finally:
         toolbox.close()

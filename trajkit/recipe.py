@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trajkit.agent.cot import COT_PROMPT
 from trajkit.errors import ConfigError, InputError
+from trajkit.executors.config import ExecutorConfig
 from trajkit.schema import Sampling
 
 
@@ -82,6 +83,7 @@ class BuildRecipe(Strict):
         description="store each step's completion token ids and logprobs (backends local, llamacpp; "
         "openai: logprobs only); not part of the dataset's fingerprint",
     )
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="local, or ray (trajkit.executors)")
 
     @model_validator(mode="after")
     def _cot_prompt(self) -> BuildRecipe:

@@ -23,13 +23,17 @@ def build_command(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="redo rollouts stored as teacher_error")] = False,
     stats: Annotated[bool, typer.Option("--stats/--no-stats", help="print dataset stats at the end")] = False,
     report_to: Annotated[str, typer.Option("--report-to", help="log the build's metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
+    executor: Annotated[str | None, typer.Option(help="local or ray (overrides the recipe's executor block)")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto, ray://HOST:10001 or HOST:PORT (implies --executor ray)")] = None,
+    actors: Annotated[int | None, typer.Option(help="Ray actors (default: as many as the cluster's resources allow)")] = None,
 ) -> None:
     """Run the teacher agent over the recipe's tasks and write (or resume) a dataset."""
     from trajkit.build import build
     from trajkit.tracking import check
 
     check(report_to)
-    dataset, run = build(recipe, output=output, limit=limit, shard=shard, retry_failed=retry_failed)
+    dataset, run = build(recipe, output=output, limit=limit, shard=shard, retry_failed=retry_failed,
+                         executor=executor, address=address, actors=actors)
     print_summary("build", {**run.summary(), "dataset": str(dataset.path), "rows": len(dataset)})
     if report_to != "none":
         from trajkit.tracking import report_build

@@ -31,6 +31,9 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(help="only the first N tasks of each benchmark")] = None,
     out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html, viewer/)")] = Path("eval-report"),
     report_to: Annotated[str, typer.Option("--report-to", help="log the eval metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
+    executor: Annotated[str | None, typer.Option(help="local or ray (overrides the recipe's executor block)")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto, ray://HOST:10001 or HOST:PORT (implies --executor ray)")] = None,
+    actors: Annotated[int | None, typer.Option(help="Ray actors (default: as many as the cluster's resources allow)")] = None,
 ) -> None:
     if args and args[0] == "report":
         return _report(args[1:], out)
@@ -42,7 +45,8 @@ def eval_command(
     from trajkit.tracking import check
 
     check(report_to)
-    dataset, stats = evaluate(args[0], model=model, output=output, candidates=candidates, limit=limit)
+    dataset, stats = evaluate(args[0], model=model, output=output, candidates=candidates, limit=limit,
+                              executor=executor, address=address, actors=actors)
     result = metrics([dataset.path])
     _print_metrics(result)
     if report_to != "none":
