@@ -120,3 +120,17 @@ def test_a_turn_ended_by_the_model_matches_the_rendered_end_of_turn(tokenizer):
 
     report = _check(tokenizer, [_captured(tokenizer, mangle=stopped_without_end_code)])
     assert report.drifted_steps == 3 and report.kinds["rendered_text"] == 3  # <end_code> was never written
+
+
+
+def test_a_trajectory_the_conversion_refuses_is_reported_not_raised(tokenizer):
+    import copy
+
+    rewriting = copy.deepcopy(tokenizer)  # a template that drops every assistant turn's text
+    rewriting.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.role != 'assistant' %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    report = _check(rewriting, [_captured(tokenizer)])
+    assert report.kinds["unrenderable"] == 3 and report.drifted_trajectories == 1

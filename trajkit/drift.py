@@ -16,7 +16,9 @@ classified:
 - `rendered_text`: the rendering changed the text (the turn is rebuilt from thought and code,
   stop strings are re-added, whitespace normalised);
 - `unaligned`: the captured tokens do not decode to the end of the step's raw output (they
-  came from another generation, e.g. a forced code block).
+  came from another generation, e.g. a forced code block);
+- `unrenderable`: the SFT conversion refuses the trajectory (its chat template or tokenizer
+  cannot give exact masks), so none of its steps is trained as produced.
 
 A step whose rendering only adds the stop string the model stopped on (`<end_code>`, which
 llama.cpp's server leaves out of the returned tokens) is counted as `stop_only`, not as drift.
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trajkit.agent.format import STOP_SEQUENCES
+from trajkit.errors import TrajkitError
 from trajkit.schema import Step, Trajectory
 
 EXAMPLES = 5
@@ -79,6 +82,7 @@ class DriftReport:
             "retokenized": self.kinds.get("retokenized", 0),
             "rendered_text": self.kinds.get("rendered_text", 0),
             "unaligned": self.kinds.get("unaligned", 0),
+            "unrenderable": self.kinds.get("unrenderable", 0),
             "stop_only": self.stop_only,
             "by_step": ", ".join(f"{k}: {v}" for k, v in sorted(self.by_step.items())) or "-",
             "first": self.examples[0].where() if self.examples else "-",
@@ -101,10 +105,17 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
         if not any(step.token_ids for step in traj.steps):
             continue
         report.trajectories += 1
-        messages = student_messages(traj, system_prompt, mode=mode)
-        assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-        rendered_plan = plan(tokenizer, messages, [LossTurn(i) for i in assistant], where=f"trajectory {traj.trajectory_id}")
-        chat = tokenize_plans(tokenizer, [rendered_plan])[0]
+        try:
+            messages = student_messages(traj, system_prompt, mode=mode)
+            assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+            rendered_plan = plan(tokenizer, messages, [LossTurn(i) for i in assistant], where=f"trajectory {traj.trajectory_id}")
+            chat = tokenize_plans(tokenizer, [rendered_plan])[0]
+        except TrajkitError as exc:  # the SFT conversion itself refuses it: every captured step drifts
+            for step in (s for s in traj.steps if s.token_ids):
+                report.steps += 1
+                report.add(StepDrift(traj.trajectory_id, step.index, "unrenderable", 0, "", str(exc)[:80]))
+            report.drifted_trajectories += 1
+            continue
         spans = {span.message_index: span for span in rendered_plan.spans}
         drifted = False
         for message_index, step in zip(assistant, traj.steps, strict=False):
@@ -164,7 +175,7 @@ def _encode(tokenizer, text: str) -> list[int]:
 # ------------------------------------------------------------------------- datasets
 
 
-def tokenizer_for(spec: str | None, backend: str = "local"):
+def tokenizer_for(spec: str | None):
     """The tokenizer of the model that produced the tokens: a registry name or .gguf is read from
     the GGUF itself (no weights loaded); a folder or Hugging Face id with transformers."""
     from trajkit.errors import require
