@@ -3,14 +3,14 @@
 # and seeded. On tasks that need tools, a small student distilled from agent trajectories beats
 # the same student distilled from chain-of-thought answers.
 #   1. synthetic tasks: 330 train, 110 test (two disjoint fictional worlds: no shared entity)
-#   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on 112 train tasks,
+#   2. teacher (Qwen2.5-Coder-1.5B-Instruct on llama.cpp): agent trajectories on all 330 train tasks,
 #      agent trajectories with first-thought prefix on 16 of them, CoT answers to the first 48 of them,
 #      and agent trajectories on 50 test tasks (the yardstick; never trained on)
 #   3. rejection sampling (the paper's rule) and two SmolLM2-135M students with the same budget:
 #      agent-distilled and CoT-distilled
 #   4. evaluation on 100 held-out synthetic test tasks + 50 GSM-hard problems (out of domain):
 #      base, CoT-distilled and agent-distilled students; greedy and with self-consistent action
-#      generation (SAG)
+#      generation (SAG); every student runs on llama.cpp as an F16 GGUF (`trajkit models gguf`)
 #   5. report: experiment-out/report/RESULTS.md (+ results.json, accuracy.png)
 # Every step resumes: re-running skips finished trajectories, trained students and evaluations.
 # The whole run holds the CPU lock: model work must not share the 2 cores with other jobs.
@@ -21,7 +21,10 @@ if [ -z "${TRAJKIT_CPU_LOCKED:-}" ] && command -v flock >/dev/null; then
 fi
 TK=.venv/bin/trajkit
 OUT=experiment-out
-SAG=${SAG:-4}
+SAG=${SAG:-8}
+# the untrained base model never answers (0 of 32 in earlier runs) and runs every step to the
+# token limit: it is evaluated on the first BASE_LIMIT tasks of each benchmark (n is in the table)
+BASE_LIMIT=${BASE_LIMIT:-40}
 BASE_SAG_LIMIT=${BASE_SAG_LIMIT:-12}
 mkdir -p "$OUT"
 TIMES="$OUT/timings.tsv"  # stage and seconds, appended by every run (a resumed run adds its own)
@@ -37,6 +40,11 @@ step() {  # step NAME COMMAND...: run and record the wall time of one stage
 train() {  # train RECIPE OUTPUT_DIR: skipped when the trained model is there
   if [ -f "$2/model/config.json" ]; then echo "experiment: $2 already trained"; return; fi
   $TK train "$1" --overwrite
+}
+
+gguf() {  # gguf MODEL_DIR|embedded OUTPUT.gguf: the model as F16 GGUF for llama.cpp, redone after retraining
+  if [ -f "$2" ] && { [ "$1" = embedded ] || [ "$2" -nt "$1/model.safetensors" ]; }; then return; fi
+  $TK models gguf "$1" -o "$2"
 }
 
 evaluate() {  # evaluate RECIPE MODEL OUTPUT [more trajkit eval options]
@@ -59,11 +67,18 @@ step train-cot train recipes/experiment/sft-cot.yaml "$OUT/student-cot"
 
 AGENT=recipes/experiment/eval-agent.yaml
 COT=recipes/experiment/eval-cot.yaml
-step eval-agent evaluate $AGENT "$OUT/student-agent/model" "$OUT/eval-agent" --candidates 1
-step eval-agent-sag evaluate $AGENT "$OUT/student-agent/model" "$OUT/eval-agent-sag$SAG" --candidates "$SAG"
-step eval-cot evaluate $COT "$OUT/student-cot/model" "$OUT/eval-cot"
-step eval-base evaluate $AGENT embedded "$OUT/eval-base" --candidates 1
-step eval-base-sag evaluate $AGENT embedded "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
+# the students (and the untrained base) run on llama.cpp: each is written once as an F16 GGUF
+ggufs() {
+  gguf "$OUT/student-agent/model" "$OUT/student-agent/model.gguf"
+  gguf "$OUT/student-cot/model" "$OUT/student-cot/model.gguf"
+  gguf embedded "$OUT/base-135m.gguf"
+}
+step gguf ggufs
+step eval-agent evaluate $AGENT "$OUT/student-agent/model.gguf" "$OUT/eval-agent" --candidates 1
+step eval-agent-sag evaluate recipes/experiment/eval-agent-sag.yaml "$OUT/student-agent/model.gguf" "$OUT/eval-agent-sag$SAG" --candidates "$SAG"
+step eval-cot evaluate $COT "$OUT/student-cot/model.gguf" "$OUT/eval-cot"
+step eval-base evaluate $AGENT "$OUT/base-135m.gguf" "$OUT/eval-base" --candidates 1 --limit "$BASE_LIMIT"
+step eval-base-sag evaluate recipes/experiment/eval-agent-sag.yaml "$OUT/base-135m.gguf" "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
 
 wall=$(awk -F'\t' '{s += $2} END {print s}' "$TIMES")  # the stages' time, across resumed runs
 .venv/bin/python -m trajkit.experiment report "$OUT/report" \
