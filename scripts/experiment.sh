@@ -61,24 +61,24 @@ step teacher-ftp $TK build recipes/experiment/teacher-ftp.yaml
 step teacher-cot $TK build recipes/experiment/teacher-cot.yaml
 step teacher-test $TK build recipes/experiment/teacher-test.yaml
 
-# rejection sampling happens in the SFT recipes (`filter: paper`): correct, answered, no parse error
-step train-agent train recipes/experiment/sft-agent.yaml "$OUT/student-agent"
-step train-cot train recipes/experiment/sft-cot.yaml "$OUT/student-cot"
-
+# rejection sampling happens in the SFT recipes (`filter: paper`): correct, answered, no parse error.
+# The students (and the untrained base) are evaluated on llama.cpp, each written once as an F16 GGUF.
 AGENT=recipes/experiment/eval-agent.yaml
+AGENT_SAG=recipes/experiment/eval-agent-sag.yaml
 COT=recipes/experiment/eval-cot.yaml
-# the students (and the untrained base) run on llama.cpp: each is written once as an F16 GGUF
-ggufs() {
-  gguf "$OUT/student-agent/model" "$OUT/student-agent/model.gguf"
-  gguf "$OUT/student-cot/model" "$OUT/student-cot/model.gguf"
-  gguf embedded "$OUT/base-135m.gguf"
-}
-step gguf ggufs
+
+step train-agent train recipes/experiment/sft-agent.yaml "$OUT/student-agent"
+step gguf-agent gguf "$OUT/student-agent/model" "$OUT/student-agent/model.gguf"
 step eval-agent evaluate $AGENT "$OUT/student-agent/model.gguf" "$OUT/eval-agent" --candidates 1
-step eval-agent-sag evaluate recipes/experiment/eval-agent-sag.yaml "$OUT/student-agent/model.gguf" "$OUT/eval-agent-sag$SAG" --candidates "$SAG"
+step eval-agent-sag evaluate $AGENT_SAG "$OUT/student-agent/model.gguf" "$OUT/eval-agent-sag$SAG" --candidates "$SAG"
+
+step train-cot train recipes/experiment/sft-cot.yaml "$OUT/student-cot"
+step gguf-cot gguf "$OUT/student-cot/model" "$OUT/student-cot/model.gguf"
 step eval-cot evaluate $COT "$OUT/student-cot/model.gguf" "$OUT/eval-cot"
+
+step gguf-base gguf embedded "$OUT/base-135m.gguf"
 step eval-base evaluate $AGENT "$OUT/base-135m.gguf" "$OUT/eval-base" --candidates 1 --limit "$BASE_LIMIT"
-step eval-base-sag evaluate recipes/experiment/eval-agent-sag.yaml "$OUT/base-135m.gguf" "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
+step eval-base-sag evaluate $AGENT_SAG "$OUT/base-135m.gguf" "$OUT/eval-base-sag$SAG" --candidates "$SAG" --limit "$BASE_SAG_LIMIT"
 
 wall=$(awk -F'\t' '{s += $2} END {print s}' "$TIMES")  # the stages' time, across resumed runs
 .venv/bin/python -m trajkit.experiment report "$OUT/report" \
