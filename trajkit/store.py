@@ -266,9 +266,10 @@ class Dataset:
         import pyarrow.compute as pc
 
         table = _as_table(rows)
-        existing = self.trajectory_ids()
-        if existing and table.num_rows:
-            keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=_string_array(existing)))
+        self.trajectory_ids()  # loads the id cache once; then each commit costs O(its rows)
+        stored = [i for i in table.column("trajectory_id").to_pylist() if i in self._ids]
+        if stored:
+            keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=_string_array(stored)))
             table = table.filter(keep)
         if table.num_rows == 0:
             return 0

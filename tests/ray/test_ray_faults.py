@@ -47,11 +47,12 @@ def _finish(thread, box, reference):
     return dataset, stats
 
 
-def _actor_processes() -> list[psutil.Process]:
+def _actor_processes(since: float = 0.0) -> list[psutil.Process]:
+    """The rollout actors' processes (Ray titles them ray::RolloutWorker...), started after `since`."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if cmdline.startswith("ray::RolloutWorker"):
+        if cmdline.startswith("ray::RolloutWorker") and proc.info["create_time"] >= since:
             found.append(proc)
     return found
 
@@ -72,9 +73,10 @@ def test_node_removed_mid_build_its_units_run_elsewhere(cluster, teacher_server,
 
 def test_actor_killed_with_sigkill_its_units_are_retried(cluster, teacher_server, task_file, reference, tmp_path):
     recipe = recipe_file(tmp_path, task_file, teacher_server.base_url)
+    started = time.time() - 1
     thread, box = _in_background(recipe)
     wait_for_rows(tmp_path / "out")
-    actors = _actor_processes()
+    actors = _actor_processes(since=started)
     assert actors, "no RolloutWorker actor process found"
     actors[0].send_signal(signal.SIGKILL)
     _, stats = _finish(thread, box, reference)

@@ -119,6 +119,9 @@ class Dispatcher:
             while queue or self.pending:
                 self._assign(queue)
                 refs = list(self.pending) + [s.ready_ref for s in self._live() if not s.ready]
+                if not refs:  # every actor is being replaced
+                    time.sleep(WAIT_S)
+                    continue
                 done, _ = self.ray.wait(refs, num_returns=1, timeout=WAIT_S)
                 for ref in done:
                     self._settle(ref, queue)
