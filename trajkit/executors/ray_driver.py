@@ -131,8 +131,12 @@ class Dispatcher:
             self._stop_actors()
 
     def _assign(self, queue: deque) -> None:
-        for slot in self._live():
-            while slot.ready and queue and len(slot.in_flight) < self.config.units_in_flight:
+        live = self._live()
+        # queue units ahead on an actor only when there are more units than actors, so that
+        # the first actor to start does not take work the others could run now
+        ahead = self.config.units_in_flight if len(queue) > len(live) else 1
+        for slot in live:
+            while slot.ready and queue and len(slot.in_flight) < ahead:
                 unit = queue.popleft()
                 unit.attempts += 1
                 ref = slot.handle.run_unit.remote(unit)
