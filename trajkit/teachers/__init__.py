@@ -6,7 +6,7 @@
 
 Backends: `local` (transformers; the embedded SmolLM2 when no model is given, the default),
 `openai` (any OpenAI-compatible server), `llamacpp` (llama.cpp's server, started by trajkit on a
-GGUF from the model registry), `vllm` (vLLM offline), `scripted` (replays fixed
+GGUF from the model registry), `vllm` (vLLM's async engine in process), `scripted` (replays fixed
 replies; for demos). Heavy libraries load only when a backend is made.
 """
 
