@@ -58,12 +58,14 @@ class BuildProgress:
         self._progress.__exit__(*exc_info)
 
     def update(self, stats) -> None:
+        self._progress.update(
+            self._task, total=stats.total, completed=stats.done + stats.skipped, rates=self.rates(stats)
+        )
+
+    def rates(self, stats) -> str:
         elapsed = stats.elapsed
         success = stats.correct / stats.done if stats.done else 0.0
-        rates = (
+        return (
             f"{stats.done / elapsed:.2f} traj/s  {stats.completion_tokens / elapsed:.0f} tok/s  "
             f"correct {success:.0%}  step errors {stats.step_errors}  failed {stats.failed}"
-        )
-        self._progress.update(
-            self._task, total=stats.total, completed=stats.done + stats.skipped, rates=rates
         )

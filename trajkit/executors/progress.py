@@ -42,15 +42,8 @@ class ClusterStats(BuildStats):
 class ClusterProgress(BuildProgress):
     """The build bar (traj/s, tok/s, correct %, errors) with units done / retried and actors."""
 
-    def update(self, stats) -> None:
-        elapsed = stats.elapsed
-        success = stats.correct / stats.done if stats.done else 0.0
-        rates = (
-            f"{stats.done / elapsed:.2f} traj/s  {stats.completion_tokens / elapsed:.0f} tok/s  "
-            f"correct {success:.0%}  step errors {stats.step_errors}  failed {stats.failed}  "
-            f"units {stats.units_done}/{stats.units_total} retried {stats.units_retried}  "
-            f"actors {stats.actors}"
-        )
-        self._progress.update(
-            self._task, total=stats.total, completed=stats.done + stats.skipped, rates=rates
+    def rates(self, stats) -> str:
+        return (
+            f"{super().rates(stats)}  units {stats.units_done}/{stats.units_total} "
+            f"retried {stats.units_retried}  actors {stats.actors}"
         )
