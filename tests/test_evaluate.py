@@ -5,9 +5,9 @@ import json
 import yaml
 
 from tests.build.conftest import STEP_1, STEP_2
+from trajkit.cli.report import write_report
 from trajkit.evaluate import evaluate, extract_cot_answer, metrics, model_config
 from trajkit.query import sql
-from trajkit.report import write_report
 
 
 def _tasks(tmp_path):

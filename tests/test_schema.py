@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from tests.conftest import REPO
 from tests.factories import make_provenance, make_task, make_trajectory
+from trajkit.cli.schemafiles import check_schema, schema_text
 from trajkit.errors import SchemaVersionError
 from trajkit.schema import (
     SCHEMA_VERSION,
@@ -17,7 +18,6 @@ from trajkit.schema import (
     json_schema,
     trajectory_id,
 )
-from trajkit.schemafiles import check_schema, schema_text
 
 
 def test_trajectory_id_is_deterministic_and_sensitive_to_each_part():

@@ -8,8 +8,14 @@ import pytest
 import yaml
 
 from tests.build.conftest import STEP_1, STEP_2
+from trajkit.cli.report import (
+    render_html,
+    report_details,
+    sag_effect,
+    wilson_interval,
+    write_report,
+)
 from trajkit.evaluate import evaluate, metrics
-from trajkit.report import render_html, report_details, sag_effect, wilson_interval, write_report
 
 
 def test_wilson_interval():

@@ -17,8 +17,8 @@ from tests.view.conftest import (
     newer_schema_dataset,
     screenshot,
 )
+from trajkit.cli.report import write_report
 from trajkit.evaluate import metrics
-from trajkit.report import write_report
 from trajkit.schema import Outcome, Trajectory
 from trajkit.store import Dataset
 from trajkit.view.site import write_view

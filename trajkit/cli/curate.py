@@ -163,8 +163,8 @@ def dedup_command(
     overwrite: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Remove exact duplicates (question + answer) and near-duplicate questions (embeddings)."""
+    from trajkit.cli.render import table
     from trajkit.curate.dedup import dedup
-    from trajkit.render import table
 
     result = dedup(dataset, out, keep=keep, threshold=None if exact_only else threshold, report_path=report, overwrite=overwrite)
     if result.clusters and show:
@@ -201,8 +201,8 @@ def decontaminate_command(
     overwrite: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Remove training trajectories whose question overlaps an evaluation set."""
+    from trajkit.cli.render import table
     from trajkit.curate.decontaminate import decontaminate
-    from trajkit.render import table
 
     result = decontaminate(
         train, against, out, ngram_n=ngram, ngram_threshold=ngram_threshold,

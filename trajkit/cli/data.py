@@ -40,7 +40,7 @@ def schema_export(
     directory: Annotated[Path, typer.Argument(help="where to write the JSON Schema files")] = Path("schemas"),
 ) -> None:
     """Write the JSON Schema of the current version (trajectory.vN.json) into DIRECTORY."""
-    from trajkit.schemafiles import export_schema
+    from trajkit.cli.schemafiles import export_schema
 
     path = export_schema(directory)
     print_summary("schema", {"written": str(path)})
@@ -48,7 +48,7 @@ def schema_export(
 
 def schema_check(directory: Annotated[Path, typer.Argument()] = Path("schemas")) -> None:
     """Fail (exit 2) when DIRECTORY does not hold the current JSON Schema."""
-    from trajkit.schemafiles import check_schema
+    from trajkit.cli.schemafiles import check_schema
 
     check_schema(directory)
     print_summary("schema", {"up to date": str(directory)})
@@ -60,9 +60,9 @@ def sql_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file for csv/json/parquet")] = None,
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 50,
 ) -> None:
+    from trajkit.cli.tabular import write_table
     from trajkit.errors import InputError
     from trajkit.query import sql
-    from trajkit.tabular import write_table
 
     if len(args) < 2:
         raise InputError("give at least one dataset and a query", fix='trajkit sql DATASET "SELECT ..."')
@@ -71,7 +71,7 @@ def sql_command(
     if format == "table":
         if output is not None:
             raise InputError("--output needs --format csv, json or parquet")
-        from trajkit.render import table
+        from trajkit.cli.render import table
 
         out = console()
         out.print(table(None, result.slice(0, limit).to_pylist()))
@@ -88,7 +88,7 @@ def stats_command(
     tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="token drift: the producing model's tokenizer (default: the build recipe's teacher model)")] = None,
 ) -> None:
     """Outcomes, domains, steps, errors, tools and tokens of datasets (and token drift where tokens were captured)."""
-    from trajkit.render import table
+    from trajkit.cli.render import table
     from trajkit.stats import dataset_stats, drift_rows
 
     stats = dataset_stats(datasets)
@@ -115,8 +115,8 @@ def show_command(
     trajectory_id: Annotated[str | None, typer.Argument(help="default: the first trajectory")] = None,
 ) -> None:
     """Render one trajectory readably, with syntax-highlighted code."""
+    from trajkit.cli.render import trajectory
     from trajkit.errors import DatasetError
-    from trajkit.render import trajectory
     from trajkit.store import Dataset
 
     ds = Dataset.open(dataset)
@@ -145,7 +145,7 @@ def filter_command(
     from trajkit.store import Dataset
 
     if list_presets:
-        from trajkit.render import table
+        from trajkit.cli.render import table
 
         console().print(table("Filter presets", presets_table()))
         return

@@ -57,8 +57,8 @@ def eval_command(
 
 
 def _report(runs: list[str], out: Path) -> None:
+    from trajkit.cli.report import write_report
     from trajkit.evaluate import check_runs, metrics
-    from trajkit.report import write_report
 
     check_runs(runs)
     result = metrics(runs)
@@ -71,8 +71,8 @@ def _report(runs: list[str], out: Path) -> None:
 
 
 def _print_metrics(result: dict) -> None:
-    from trajkit.render import table
-    from trajkit.report import TABLE_COLUMNS
+    from trajkit.cli.render import table
+    from trajkit.cli.report import TABLE_COLUMNS
 
     rows = [{c: row.get(c) for c in TABLE_COLUMNS} for row in result["per_benchmark"]]
     console().print(table("Per benchmark", rows))

@@ -91,7 +91,7 @@ def preview_command(
     samples: Annotated[int, typer.Option(help="sample tasks shown")] = 5,
 ) -> None:
     """Load a task source: counts, sample tasks and the defects report (nothing written)."""
-    from trajkit.render import table
+    from trajkit.cli.render import table
     from trajkit.tasks.sources import load_tasks
 
     task_set = load_tasks(_spec(source, split, limit, column, filter_, domain, name))
