@@ -1,5 +1,6 @@
-from trajkit.agent.format import conversation, observation_text, parse_action, render_action
+from trajkit.agent.format import conversation, parse_action, render_action
 from trajkit.agent.loop import first_step
+from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_trajectory
-from trajkit.agent.format import conversation, observation_text
+from trajkit.agent.format import conversation
+from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
 from trajkit.sft.convert import (
     ConversionError,

@@ -1,4 +1,4 @@
-"""The agent's text format, shared by the agent loop, SFT conversion and evaluation.
+"""The agent's CodeAct text format, shared by the agent loop, SFT conversion and evaluation.
 
 One action is written by the model as
 
@@ -8,11 +8,11 @@ One action is written by the model as
     <python>
     ```<end_code>
 
-and answered by an observation turn. `render_action` / `parse_action` go between text and
-(thought, code); `observation_text` renders what the model is shown after running code;
-`conversation` builds the chat history the model sees before its next action. Training
-(trajkit.sft) and inference (the agent loop, trajkit eval) both call `conversation`, so the
-student is trained on exactly the prompts it is evaluated with.
+and answered by an observation turn (`trajkit.agent.observation.observation_text`).
+`render_action` / `parse_action` go between text and (thought, code); `conversation` builds the
+chat history the model sees before its next action. Training (`trajkit.sft`, and the Hub's
+`sft` config, `trajkit.hub.configs`) and inference (the agent loop, `trajkit eval`) all call
+`conversation`, so the student is trained on exactly the prompts it is evaluated with.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
 
 END_CODE = "<end_code>"
 STOP_SEQUENCES = [END_CODE, "\nObservation:", "Observation:"]
 THOUGHT = "Thought:"
 _CODE_BLOCK = re.compile(r"```(?:py|python)?[ \t]*\n(.*?)(?:\n```|```|$)", re.DOTALL)
-_MAX_OBSERVATION_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -73,26 +73,6 @@ def _clean_thought(text: str) -> str | None:
         text = text[len(THOUGHT):]
     text = re.sub(r"\n?Code:\s*$", "", text.strip()).strip()
     return text or None
-
-
-def observation_text(step: Step) -> str:
-    """What the model is shown after a step: its output, or the error to recover from."""
-    if step.error is not None:
-        detail = step.error.message
-        if step.error.type == "execution_error" and step.error.exception:
-            where = f" (line {step.error.line})" if step.error.line else ""
-            detail = f"{step.error.exception}{where}: {step.error.message}"
-        text = f"Error: {detail}\nNow let's retry: take care not to repeat previous errors!"
-        if step.observation:
-            text = f"Observation:\n{_clip(step.observation)}\n{text}"
-        return text
-    return f"Observation:\n{_clip(step.observation or 'No output.')}"
-
-
-def _clip(text: str) -> str:
-    if len(text) <= _MAX_OBSERVATION_CHARS:
-        return text
-    return text[:_MAX_OBSERVATION_CHARS] + f"\n... ({len(text) - _MAX_OBSERVATION_CHARS} more characters)"
 
 
 def step_assistant_text(step: Step) -> str:

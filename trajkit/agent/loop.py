@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trajkit.agent.format import END_CODE, STOP_SEQUENCES, THOUGHT, conversation, parse_action
+from trajkit.agent.observation import observation_of
 from trajkit.agent.sag import CandidateRun, choose, to_candidates
+from trajkit.agent.toolspec import PYTHON_INTERPRETER
 from trajkit.schema import Outcome, Sampling, Step, StepError, Task, ToolCall, Usage
 from trajkit.teachers.base import GenerationRequest, TeacherError
 
@@ -250,25 +252,13 @@ def _run_candidate(index: int, text: str, interpreter, own_interpreter: bool = F
     return run
 
 
-def observation_of(result) -> str | None:
-    """What the model sees after running code: printed output, then the last value."""
-    parts = []
-    stdout = (result.stdout or "").rstrip()
-    if stdout:
-        parts.append(stdout)
-    value = getattr(result, "value", None)
-    if value is not None and not result.answered:
-        parts.append(f"Out: {value}")
-    return "\n".join(parts) if parts else None
-
-
 def _tool_calls(run: CandidateRun) -> list[ToolCall]:
     calls = []
     if run.code is not None and run.parse_ok:
         result = run.result
         calls.append(
             ToolCall(
-                name="python_interpreter",
+                name=PYTHON_INTERPRETER,
                 arguments=json.dumps({"code": run.code}, ensure_ascii=False),
                 output=run.observation,
                 error=run.error.message if run.error else None,

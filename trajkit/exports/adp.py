@@ -6,7 +6,7 @@ One ADP trajectory per trajkit trajectory (`adp.jsonl`, one JSON object a line):
 - a step with code: a `code_action` (`language: python`, `content`: the code, `description`:
   the thought), then the `text_observation` it produced (`source: environment`), linked by
   `tool_call_id` (`call_<step>`); for a step that failed, the observation is the error text the
-  model was shown (`trajkit.agent.format.observation_text`);
+  model was shown (`trajkit.agent.observation.observation_text`);
 - a step without code: a `message_action` (`content`: the raw output, `description`: the
   thought), then the error it was shown, unlinked;
 - the last action carries the outcome's score as `reward`;
@@ -37,7 +37,7 @@ def call_id(step: Step) -> str:
 def step_observation(step: Step) -> str | None:
     """The text an ADP reader sees after the step's action (None: nothing was shown)."""
     if step.error is not None:
-        from trajkit.agent.format import observation_text
+        from trajkit.agent.observation import observation_text
 
         return observation_text(step)
     if step.code is None:
