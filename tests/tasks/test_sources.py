@@ -11,7 +11,8 @@ import pytest
 
 from trajkit.errors import ConfigError, InputError
 from trajkit.tasks.files import write_tasks
-from trajkit.tasks.sources import TaskSpec, load_tasks
+from trajkit.tasks.sources import load_tasks
+from trajkit.tasks.spec import TaskSpec
 
 RECORDS = [
     {"uid": "a1", "problem": "What is $1+1$?", "solution": "Clearly $\\boxed{2}$.", "level": "Level 1"},

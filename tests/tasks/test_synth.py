@@ -15,7 +15,7 @@ import pytest
 import sympy
 
 from trajkit.errors import ConfigError, InputError
-from trajkit.tasks.grading import grade
+from trajkit.grading.graders import grade
 from trajkit.tasks.sources import load_tasks
 from trajkit.tasks.synth import SynthConfig, answer_in_question, generate, write
 

@@ -202,14 +202,14 @@ def grade_command(
     )
 
     from trajkit.store import Dataset
-    from trajkit.tasks.grading import check_grader_name
-    from trajkit.tasks.regrade import regrade_dataset
+    from trajkit.grading.graders import check_grader_name
+    from trajkit.grading.regrade import regrade_dataset
 
     check_grader_name(grader)
     total = len(Dataset.open(dataset))
     judge = None
     if grader.startswith("llm_judge:"):
-        from trajkit.tasks.judge import judge_from_backend
+        from trajkit.grading.llm_judge import judge_from_backend
         from trajkit.teachers import make_backend
 
         model = grader.removeprefix("llm_judge:")

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from trajkit.errors import InputError
 from trajkit.schema import PARQUET_VERSION_KEY, SCHEMA_VERSION, Task
-from trajkit.tasks.sources import Converter, LoadReport, TaskSpec
+from trajkit.tasks.records import Converter
+from trajkit.tasks.report import LoadReport
+from trajkit.tasks.spec import TaskSpec
 from trajkit.textfile import read_utf8
 
 SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".parquet"}

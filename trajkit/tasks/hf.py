@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from trajkit.errors import InputError, ServiceError, require
-from trajkit.tasks.sources import Converter, LoadReport, TaskSpec
+from trajkit.tasks.records import Converter
+from trajkit.tasks.report import LoadReport
+from trajkit.tasks.spec import TaskSpec
 
 # dataset base name (lower case) -> (column defaults, answer extraction, domain)
 PRESETS: dict[str, tuple[dict[str, str], str | None, str | None]] = {

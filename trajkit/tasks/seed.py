@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajkit.errors import InputError
-from trajkit.tasks.sources import Converter, LoadReport, TaskSpec
+from trajkit.tasks.records import Converter, guess_domain
+from trajkit.tasks.report import LoadReport
+from trajkit.tasks.spec import TaskSpec
 
 FILE_NAME = re.compile(r"^(?P<name>.+?)_(?P<count>\d+)_(?P<date>\d{8})$")
 _LEVEL_FLOOR = re.compile(r"level (\d+) or higher", re.IGNORECASE)
@@ -74,8 +76,6 @@ def describe(path: Path, root: Path | None = None) -> SeedFile:
     name = match["name"] if match else path.stem
     count = int(match["count"]) if match else None
     if domain not in ("qa", "math"):
-        from trajkit.tasks.sources import guess_domain
-
         domain = guess_domain(name)
     if split not in ("train", "test", "validation", "dev"):
         split = ""  # not in the seed layout: the examples' own split decides

@@ -1,4 +1,4 @@
-"""The math-verify worker process (see `trajkit.tasks.mathcheck`).
+"""The math-verify worker process (see `trajkit.grading.math_equivalence`).
 
 Protocol: one JSON object per line on stdin, `{"id", "gold", "answer", "timeout"}`; one JSON
 object per line on stdout, the fields of `MathVerdict` plus `id`. The first line written is
@@ -36,7 +36,7 @@ def _on_alarm(signum, frame):
 
 def plain_cleanup(text: str) -> str:
     """Shapes of plain answers that LaTeX parsing gets wrong: currency, units, words."""
-    from trajkit.tasks.textmatch import words_to_numbers
+    from trajkit.grading.text_match import words_to_numbers
 
     text = text.strip().rstrip(".").strip()
     if text.startswith("$") and text.count("$") == 1:

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from trajkit.grading.graders import agrade, check_grader_name
 from trajkit.schema import Trajectory
-from trajkit.tasks.grading import agrade, check_grader_name
 
 CHUNK = 256
 
@@ -59,7 +59,7 @@ def regrade_dataset(
 
     params: dict[str, Any] = {"grader": grader}
     if grader.startswith("llm_judge:"):
-        from trajkit.tasks.judge import PROMPT_HASH, PROMPT_ID
+        from trajkit.grading.llm_judge import PROMPT_HASH, PROMPT_ID
 
         params.update({"judge_prompt_id": PROMPT_ID, "judge_prompt_hash": PROMPT_HASH})
     if math_timeout_s is not None:

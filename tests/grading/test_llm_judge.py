@@ -8,10 +8,9 @@ import json
 import pytest
 
 from trajkit.errors import ConfigError
-from trajkit.schema import Task
-from trajkit.tasks import judge as judge_module
-from trajkit.tasks.grading import agrade, grade
-from trajkit.tasks.judge import (
+from trajkit.grading import llm_judge as judge_module
+from trajkit.grading.graders import agrade, grade
+from trajkit.grading.llm_judge import (
     PROMPT_HASH,
     PROMPT_ID,
     JudgeCache,
@@ -20,6 +19,7 @@ from trajkit.tasks.judge import (
     judge_messages,
     parse_verdict,
 )
+from trajkit.schema import Task
 
 
 class RuleJudge:

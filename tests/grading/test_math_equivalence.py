@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from trajkit.grading.graders import grade
+from trajkit.grading.math_equivalence import MathChecker, strip_boxed
 from trajkit.schema import Task
-from trajkit.tasks.grading import grade
-from trajkit.tasks.mathcheck import MathChecker, strip_boxed
 
 PATHOLOGICAL = ("10^{10^{10}}", "1")  # sympy tries to evaluate a 10-billion-digit number
 

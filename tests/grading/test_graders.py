@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from tests.tasks.answer_table import FACTUAL, MATH
+from tests.grading.answer_table import FACTUAL, MATH
 from trajkit.errors import ConfigError
+from trajkit.grading.graders import agrade, grade, resolve_grader
 from trajkit.schema import Outcome, Task
-from trajkit.tasks.grading import agrade, grade, resolve_grader
 
 
 def task(gold, *, domain="qa", aliases=(), metadata=None, question="What is it?"):

@@ -3,7 +3,7 @@
 math-verify guards its own work with `signal.alarm`, which only works on the main thread of
 the main interpreter, and a signal cannot interrupt a long computation inside C (a huge
 integer power, say). So every check runs in a long-lived worker process (`python -m
-trajkit.tasks._mathworker`) that talks JSON lines over its pipes:
+trajkit.grading.math_worker`) that talks JSON lines over its pipes:
 
 - in the worker, math-verify's own timeouts are off and one interval timer bounds the whole
   check (the soft deadline: the worker answers "timed out" and lives on);
@@ -144,7 +144,7 @@ class MathChecker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "trajkit.tasks._mathworker"],
+            [sys.executable, "-m", "trajkit.grading.math_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -3,12 +3,12 @@
 Graders (the names stored in `Outcome.grader`):
 
 - `exact_match`: normalised exact match against the gold answer and its aliases
-  (`trajkit.tasks.textmatch`); score 1.0 or 0.0; token F1 is kept in the detail.
+  (`trajkit.grading.text_match`); score 1.0 or 0.0; token F1 is kept in the detail.
 - `f1`: token F1; score is the F1, correct when it reaches `f1_threshold`.
 - `math_equiv`: equivalence through math-verify in a worker process with a hard deadline
-  (`trajkit.tasks.mathcheck`); a check that runs out of time counts as not correct and says so
+  (`trajkit.grading.math_equivalence`); a check that runs out of time counts as not correct and says so
   in the detail (`timed_out`).
-- `llm_judge:<model>`: an LLM judge (`trajkit.tasks.judge`); verdict, rationale, prompt id and
+- `llm_judge:<model>`: an LLM judge (`trajkit.grading.llm_judge`); verdict, rationale, prompt id and
   hash are kept in the detail; correct is None when the reply held no verdict.
 
 `auto` uses the task's own choice when its metadata names one (`{"grader": ...}`, set by the
@@ -144,7 +144,7 @@ def _ungradable(task: Task, answer: str | None, name: str) -> Grade | None:
 
 
 def _exact_match(task: Task, answer: str) -> Grade:
-    from trajkit.tasks.textmatch import exact_match, normalize_answer, token_f1
+    from trajkit.grading.text_match import exact_match, normalize_answer, token_f1
 
     golds = accepted_answers(task)
     correct = exact_match(answer, golds)
@@ -157,7 +157,7 @@ def _exact_match(task: Task, answer: str) -> Grade:
 
 
 def _f1(task: Task, answer: str, threshold: float) -> Grade:
-    from trajkit.tasks.textmatch import exact_match, token_f1
+    from trajkit.grading.text_match import exact_match, token_f1
 
     golds = accepted_answers(task)
     score = round(token_f1(answer, golds), 4)
@@ -169,7 +169,7 @@ def _f1(task: Task, answer: str, threshold: float) -> Grade:
 
 
 def _math_equiv(task: Task, answer: str, timeout_s: float | None) -> Grade:
-    from trajkit.tasks.mathcheck import math_equivalent
+    from trajkit.grading.math_equivalence import math_equivalent
 
     verdicts = [math_equivalent(gold, answer, timeout_s=timeout_s) for gold in accepted_answers(task)[:4]]
     best = next((v for v in verdicts if v.equivalent), verdicts[0])
@@ -180,7 +180,7 @@ def _math_equiv(task: Task, answer: str, timeout_s: float | None) -> Grade:
 
 
 def _judge_for(name: str, judge: Any):
-    from trajkit.tasks.judge import LLMJudge
+    from trajkit.grading.llm_judge import LLMJudge
 
     model = name.removeprefix("llm_judge:")
     if judge is None:
