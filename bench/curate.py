@@ -118,7 +118,7 @@ def bench_review(records: int, scratch: Path) -> None:
         assert result.status_counts.get("submitted") == records, result.status_counts
         line("trajkit review pull (+ writes the new version)", f"{pull_rate:,.0f} rec/s", f"x{pull_rate / sdk_pull_rate:.1f}")
 
-    from trajkit.embeddings import embed
+    from trajkit.models.sentence_encoder import embed
 
     questions = [t.task.question for t in trajectories[:500]]
     embed(questions[:8])  # load the model
@@ -138,7 +138,7 @@ def seed_embeddings():
     cache = BENCH / "_data" / "curate-seed-question-embeddings.npy"
     if cache.is_file():
         return np.load(cache)
-    from trajkit.embeddings import embed
+    from trajkit.models.sentence_encoder import embed
     from trajkit.tasks.sources import load_tasks
 
     questions = [t.question for t in load_tasks("seed:qa/*").tasks]

@@ -169,7 +169,7 @@ def bench_retrieval() -> dict:
         f"dense index build (cached manifest)  {dense_build:7.1f} s  ({len(retriever) / dense_build:.0f} passages/s)"
     )
     print(f"open the built index                 {prepared:7.2f} s")
-    from trajkit.embeddings import Encoder
+    from trajkit.models.sentence_encoder import Encoder
     from trajkit.tools.retriever import _passage_texts
 
     sample = _passage_texts(corpus)[:640]

@@ -25,7 +25,7 @@ def student(tmp_path_factory):
     import torch
     from safetensors.torch import load_file, save_file
 
-    from trajkit.embedded import embedded_model_path
+    from trajkit.models.embedded_llm import embedded_model_path
 
     folder = tmp_path_factory.mktemp("student") / "model"
     shutil.copytree(embedded_model_path(), folder)
@@ -69,7 +69,7 @@ def test_exported_student_answers_like_transformers_on_llama_cpp(student, cli):
 
 
 def test_wrong_template_or_no_weights_is_one_line_and_writes_nothing(student, tmp_path):
-    from trajkit.gguf_export import export_gguf
+    from trajkit.models.gguf_export import export_gguf
 
     empty = tmp_path / "empty"
     empty.mkdir()

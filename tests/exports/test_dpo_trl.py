@@ -19,7 +19,7 @@ def test_dpo_trainer_runs_two_steps_on_the_export(dataset, tmp_path):
     from trl import DPOConfig, DPOTrainer
 
     from trajkit.exports.dpo import export_dpo
-    from trajkit.models import hf_folder
+    from trajkit.models.specs import hf_folder
 
     out = tmp_path / "dpo"
     export_dpo(str(dataset), str(out))

@@ -34,7 +34,8 @@ def load_embedded_tokenizer():
     the GGUF (no model weights are loaded either way)."""
     from transformers import AutoTokenizer
 
-    from trajkit.embedded import cache_root, gguf_path
+    from trajkit.cache import cache_root
+    from trajkit.models.embedded_llm import gguf_path
 
     cached = cache_root() / "models" / "smollm2-135m-instruct"
     if (cached / "tokenizer.json").is_file():

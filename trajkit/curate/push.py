@@ -46,7 +46,7 @@ def select_trajectories(dataset_path: str | Path, where: str | None) -> tuple[ob
 
 def question_vectors(trajectories: list[Trajectory]) -> list[list[float]]:
     """Question embeddings, computed once per distinct question."""
-    from trajkit.embeddings import embed
+    from trajkit.models.sentence_encoder import embed
 
     questions = sorted({t.task.question for t in trajectories})
     vectors = embed(questions) if questions else []

@@ -68,7 +68,7 @@ def server_python() -> Path:
         candidates.append(Path(env))
     repo_root = Path(__file__).resolve().parents[2]
     candidates.append(repo_root / VENV_RELATIVE / "bin" / "python")
-    from trajkit.embedded import cache_root
+    from trajkit.cache import cache_root
 
     candidates.append(cache_root() / "venvs" / "argilla-server" / "bin" / "python")
     for path in candidates:

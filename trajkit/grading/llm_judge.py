@@ -128,7 +128,7 @@ class JudgeCache:
 
 
 def default_cache_path() -> Path:
-    from trajkit.embedded import cache_root
+    from trajkit.cache import cache_root
 
     return cache_root() / "judge" / "replies.sqlite"
 

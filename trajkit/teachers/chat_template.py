@@ -19,7 +19,7 @@ EMBEDDED = "embedded"
 def resolve_model_path(model: str | None) -> str:
     """`None` or "embedded" -> the cached embedded SmolLM2 folder; anything else unchanged."""
     if model is None or model == EMBEDDED:
-        from trajkit.embedded import embedded_model_path
+        from trajkit.models.embedded_llm import embedded_model_path
 
         return str(embedded_model_path())
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trajkit.embeddings import DEFAULT_MODEL, Encoder
 from trajkit.errors import DatasetError, InputError, require
+from trajkit.models.sentence_encoder import DEFAULT_MODEL, Encoder
 from trajkit.schema import RetrievedDoc, stable_hash
 from trajkit.tools.corpus import Corpus, is_builtin, load_corpus
 
@@ -73,7 +73,7 @@ class Hit:
 
 
 def default_index_dir(corpus: Corpus) -> Path:
-    from trajkit.embedded import cache_root
+    from trajkit.cache import cache_root
 
     return cache_root() / "indexes" / f"{corpus.name}-{corpus.fingerprint[:12]}"
 
@@ -281,7 +281,7 @@ class Retriever:
     @classmethod
     def builtin(cls, dense: bool = True, progress=None) -> Retriever:
         """The built-in Wikipedia index, built on first use and cached."""
-        from trajkit.embedded import cache_root
+        from trajkit.cache import cache_root
         from trajkit.tools.corpus import BUILTIN_CORPUS_NAME, builtin_corpus, builtin_fingerprint
 
         target = cache_root() / "indexes" / f"{BUILTIN_CORPUS_NAME}-{builtin_fingerprint()[:12]}"

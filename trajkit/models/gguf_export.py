@@ -20,6 +20,8 @@ import uuid
 from pathlib import Path
 
 from trajkit.errors import ConfigError, InputError
+from trajkit.models.registry import EMBEDDED_REGISTRY_NAME, REGISTRY
+from trajkit.models.specs import resolve_gguf
 
 # architectures whose attention q/k rows llama.cpp's converter interleaves (rotary layout)
 _PERMUTED_QK = {"llama"}
@@ -32,8 +34,6 @@ _MOSTLY_F16 = 1
 def export_gguf(model_dir: str | os.PathLike, template: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Write `model_dir`'s weights as a GGUF at `output` (atomic), using `template`'s metadata."""
     import gguf
-
-    from trajkit.models import resolve_gguf
 
     model_dir, output = Path(model_dir), Path(output)
     reader = gguf.GGUFReader(resolve_gguf(template))
@@ -67,8 +67,6 @@ def export_gguf(model_dir: str | os.PathLike, template: str | os.PathLike, outpu
 
 def default_template(model_dir: Path) -> str:
     """The base model a `trajkit train` output was trained from, as a GGUF spec."""
-    from trajkit.embedded import EMBEDDED_REGISTRY_NAME
-
     training = model_dir.parent / "training.json"
     if training.is_file():
         base = ((json.loads(training.read_text()).get("recipe") or {}).get("model") or {}).get("name")
@@ -83,8 +81,6 @@ def default_template(model_dir: Path) -> str:
 
 
 def _is_registry_name(name: str) -> bool:
-    from trajkit.models import REGISTRY
-
     return name in REGISTRY
 
 
