@@ -135,7 +135,8 @@ def test_cot_target_ends_with_the_final_answer_line():
 
 def test_prepare_picks_the_cot_prompt_and_drops_wrong_answers(tmp_path, tokenizer_dir, cot_dataset):
     from trajkit.sft.card import render_card, training_record
-    from trajkit.sft.train import TrainResult, prepare
+    from trajkit.sft.prepare import prepare
+    from trajkit.sft.train import TrainResult
 
     logged = []
     prepared = prepare(_recipe(tokenizer_dir, tmp_path, [cot_dataset.path]), log=logged.append)
@@ -151,7 +152,7 @@ def test_prepare_picks_the_cot_prompt_and_drops_wrong_answers(tmp_path, tokenize
 
 
 def test_an_agent_prompt_for_cot_data_is_refused(tmp_path, tokenizer_dir, cot_dataset, agent_dataset):
-    from trajkit.sft.train import prepare
+    from trajkit.sft.prepare import prepare
 
     with pytest.raises(ConfigError) as raised:
         prepare(_recipe(tokenizer_dir, tmp_path, [cot_dataset.path], examples={"system_prompt": "student"}))
@@ -163,7 +164,7 @@ def test_an_agent_prompt_for_cot_data_is_refused(tmp_path, tokenizer_dir, cot_da
 
 
 def test_mixing_agent_and_cot_data_is_an_error_unless_filtered(tmp_path, tokenizer_dir, cot_dataset, agent_dataset):
-    from trajkit.sft.train import prepare
+    from trajkit.sft.prepare import prepare
 
     both = [agent_dataset.path, cot_dataset.path]
     with pytest.raises(ConfigError) as raised:

@@ -76,7 +76,8 @@ def test_saved_model_loads_and_generates_in_the_trained_format(full_run):
 def test_trl_builds_labels_from_our_masks(tmp_path):
     from trl import SFTTrainer
 
-    from trajkit.sft.train import load_model, prepare, sft_config, training_dataset
+    from trajkit.sft.prepare import prepare
+    from trajkit.sft.train import load_model, sft_config, training_dataset
 
     recipe = _recipe(tmp_path, max_steps=1)
     prepared = prepare(recipe)

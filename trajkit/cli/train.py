@@ -83,8 +83,8 @@ def export_command(
     """Write training examples of DATASET(s) to OUT: pre-tokenized for TRL, or chat messages."""
     from trajkit.errors import InputError
     from trajkit.sft.export import write_examples
+    from trajkit.sft.prepare import prepare
     from trajkit.sft.recipe import FilterSpec, load_recipe, validate_recipe
-    from trajkit.sft.train import prepare
 
     if format not in ("tokens", "messages"):
         raise InputError(f"unknown format {format!r}", where="--format", fix="use tokens or messages")

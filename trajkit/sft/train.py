@@ -16,7 +16,8 @@ writes the outputs:
       model/          the trained model (merged with the adapter for LoRA) + tokenizer + chat template
       checkpoints/    only when training.save_steps is set
 
-Nothing is written before the recipe, the data and every example's mask have been checked:
+Nothing is written before the recipe, the data and every example's mask have been checked
+(`trajkit.sft.prepare`):
 bad input leaves no output directory behind, and a failed run removes the one it created
 unless it had saved a checkpoint.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import math
 import os
 import shutil
@@ -37,10 +37,10 @@ from pathlib import Path
 
 from trajkit.errors import ConfigError, TrajkitError, require
 from trajkit.schema import stable_hash
-from trajkit.sft.convert import ConversionReport, Example, to_examples
+from trajkit.sft.convert import ConversionReport, Example
+from trajkit.sft.prepare import Prepared, prepare
 from trajkit.sft.recipe import Recipe, load_recipe
 
-EMBEDDED = "embedded"
 # Set by fields of the recipe; `training.extra` may not set them a second time.
 _MANAGED_FIELDS = {
     "output_dir", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
@@ -52,25 +52,9 @@ _MANAGED_FIELDS = {
 
 
 @dataclass
-class Prepared:
-    """Everything checked and converted before any output is written."""
-
-    recipe: Recipe
-    model_path: str
-    tokenizer: object
-    chat_template: str | None
-    system_prompt: object  # trajkit.agent.prompts.Prompt
-    examples: list[Example]
-    report: ConversionReport
-    data_sources: list[dict]
-    data_fingerprint: str
-    examples_fingerprint: str
-    where: str | None
-    mode: str = "agent"  # agent trajectories or CoT answers
-
-
-@dataclass
 class TrainResult:
+    """What a run produced: where it wrote, what it trained on, its metrics and loss curve."""
+
     output_dir: Path
     report: ConversionReport
     data_fingerprint: str
@@ -84,115 +68,7 @@ class TrainResult:
     dry_run: bool = False
 
 
-# ----------------------------------------------------------------------- preparing
-
-
-def resolve_model(name: str) -> str:
-    """The folder or HF id to load for `model.name`: any model spec (`trajkit.models.hf_folder`):
-    'embedded', a registry name or a local .gguf (converted once into a cached transformers
-    folder), a local model folder, or a Hugging Face id as is."""
-    from trajkit.models import hf_folder
-
-    return hf_folder(name, where="model.name")
-
-
-def load_tokenizer(recipe: Recipe, model_path: str):
-    transformers = require("transformers", "train", "training")
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            model_path, trust_remote_code=recipe.model.trust_remote_code
-        )
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot load a tokenizer from {model_path!r} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
-            where="model.name",
-            fix="give 'embedded', a registry name (trajkit models list), a local .gguf or model "
-            "folder, or a Hugging Face model id reachable from here",
-        ) from None
-    chat_template = None
-    if recipe.model.chat_template:
-        path = Path(recipe.model.chat_template).expanduser()
-        if not path.is_file():
-            raise ConfigError("no such chat template file", where=f"model.chat_template: {path}")
-        chat_template = path.read_text(encoding="utf-8")
-        tokenizer.chat_template = chat_template
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(
-            f"the tokenizer of {recipe.model.name!r} has no chat template",
-            where="model.name",
-            fix="use an instruct/chat model, or set model.chat_template to a .jinja file",
-        )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, chat_template
-
-
-def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> Prepared:
-    """Load the data and the tokenizer, convert every trajectory, check every mask."""
-    from trajkit.agent.prompts import load_prompt
-    from trajkit.sft.convert import AUTO, system_prompt_name
-    from trajkit.sft.data import load_training_data
-
-    if recipe.examples.system_prompt != AUTO:
-        load_prompt(recipe.examples.system_prompt)  # a bad name fails before the data are read
-    where = recipe.where()
-    data = load_training_data(recipe.dataset, where)
-    if not data.trajectories:
-        raise ConfigError(
-            "no trajectories to train on" + (" after the filter" if where else ""),
-            where="dataset" + (" / filter" if where else ""),
-            fix="check the dataset path and the filter (trajkit sql DATASET ... shows what matches)",
-        )
-    system_prompt = load_prompt(system_prompt_name(recipe.examples.system_prompt, data.mode))
-    kind = "CoT answers (trained as the CoT baseline: evaluate with mode: cot)" if data.mode == "cot" else "trajectories"
-    log(f"data: {len(data.trajectories)} {kind} from {', '.join(recipe.dataset)}; system prompt {system_prompt.id}")
-    model_path = resolve_model(recipe.model.name)
-    tokenizer, chat_template = load_tokenizer(recipe, model_path)
-    report = ConversionReport()
-    examples = list(
-        to_examples(
-            data.trajectories,
-            tokenizer,
-            system_prompt.text,
-            recipe.examples,
-            max_length=recipe.training.max_length,
-            report=report,
-            mode=data.mode,
-        )
-    )
-    if not examples:
-        raise ConfigError(
-            f"no training examples: {report.failed_dropped} failed trajectories dropped, "
-            f"{report.too_long} longer than max_length",
-            where="examples / training.max_length",
-            fix="keep failed trajectories (examples.failed: keep|weight) or raise training.max_length",
-        )
-    return Prepared(
-        recipe=recipe,
-        model_path=model_path,
-        tokenizer=tokenizer,
-        chat_template=chat_template,
-        system_prompt=system_prompt,
-        examples=examples,
-        report=report,
-        data_sources=data.sources,
-        data_fingerprint=data.fingerprint,
-        examples_fingerprint=examples_fingerprint(examples),
-        where=where,
-        mode=data.mode,
-    )
-
-
-def examples_fingerprint(examples: list[Example]) -> str:
-    """Hash of exactly what is trained on: token ids, masks and weights."""
-    import numpy as np
-
-    digest = hashlib.sha256()
-    for example in examples:
-        digest.update(np.asarray(example.input_ids, dtype=np.int64).tobytes())
-        digest.update(np.asarray(example.assistant_masks, dtype=np.int8).tobytes())
-        digest.update(repr(example.weight).encode())
-    return digest.hexdigest()[:16]
+# ------------------------------------------------------------------------- TRL setup
 
 
 def weighted_rows(examples: list[Example], seed: int) -> list[Example]:
@@ -278,6 +154,12 @@ def sft_config_kwargs(recipe: Recipe, output_dir: Path) -> dict:
         kwargs["activation_checkpointing"] = t.gradient_checkpointing
     kwargs.update(t.extra)
     return kwargs
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
 
 
 def load_model(recipe: Recipe, model_path: str):
@@ -495,9 +377,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
