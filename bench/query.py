@@ -171,13 +171,14 @@ def bench_writer(rows: int) -> dict:
     import pyarrow.parquet as pq
     from synthetic_rows import synthetic_table
 
-    from trajkit.store import Dataset, _row_group_size
+    from trajkit.shards import row_group_size
+    from trajkit.store import Dataset
 
     table = synthetic_table(rows, seed=123, start=10_000_000)
     scratch = Path(tempfile.mkdtemp(prefix="trajkit-bench-"))
     try:
         def bare():
-            pq.write_table(table, scratch / "bare.parquet", compression="zstd", row_group_size=_row_group_size(table))
+            pq.write_table(table, scratch / "bare.parquet", compression="zstd", row_group_size=row_group_size(table))
 
         counter = iter(range(1000))
 

@@ -229,7 +229,7 @@ def test_nested_required_null_inside_steps_is_caught(tmp_path):
 
 
 def test_drop_where_interrupted_after_switch_keeps_dropped_rows_out(tmp_path):
-    from trajkit.store import drop_where
+    from trajkit.query import drop_where
 
     rows = [make_trajectory(i, correct=i % 2 == 0) for i in range(10)]
     ds = Dataset.create(tmp_path / "ds")

@@ -216,7 +216,7 @@ def open_output(plan: BuildPlan, *, retry_failed: bool) -> Dataset:
         dataset = Dataset.open(plan.output)
         _check_same_provenance(dataset, plan.provenance)
         if retry_failed:
-            from trajkit.store import drop_where
+            from trajkit.query import drop_where
 
             drop_where(dataset, "status = 'teacher_error'", operation="retry_failed")
         return dataset

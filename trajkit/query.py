@@ -13,6 +13,9 @@ from):
 
 The views are plain SQL over `read_parquet`, so DuckDB pushes filters and projections into
 the scan: trajkit adds no work over querying the files directly.
+
+Two operations select trajectories with a SQL predicate over these views: `filter_dataset`
+(a new dataset) and `drop_where` (in place).
 """
 
 from __future__ import annotations
@@ -252,3 +255,19 @@ def filter_dataset(source: str | Path, destination: str | Path, where: str, *, o
     dataset = Dataset.open(source)
     rows = select_rows([dataset], where)
     return derive([dataset], destination, rows, operation="filter", sql=where, overwrite=overwrite)
+
+
+def drop_where(dataset: Dataset, where: str, *, operation: str) -> int:
+    """Remove the trajectories matching a SQL predicate, in place and atomically.
+
+    The one sanctioned exception to append-only: `build --retry-failed` drops failed rollouts
+    so they can be redone under the same ids. Returns the number of rows removed.
+    """
+    import pyarrow.compute as pc
+
+    doomed = sql([dataset], f"SELECT trajectory_id FROM trajectories WHERE {where}").column(0).unique()
+    if len(doomed):
+        table = dataset.to_arrow()
+        keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=doomed))
+        dataset.replace_rows(table.filter(keep), rows_per_shard=100_000, operation=operation, params={"where": where})
+    return len(doomed)

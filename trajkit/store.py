@@ -23,80 +23,32 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from trajkit import __version__
-from trajkit.errors import DatasetError, SchemaError
-from trajkit.schema import (
-    PARQUET_VERSION_KEY,
-    SCHEMA_VERSION,
-    Trajectory,
-    arrow_schema,
-    check_version,
-    stable_hash,
+from trajkit.errors import DatasetError
+from trajkit.manifest import FORMAT, Lineage, Manifest, ParentRef, ShardInfo
+from trajkit.schema import Trajectory, arrow_schema, check_version, stable_hash
+from trajkit.shards import (
+    DATA_DIR,
+    REWRITE_PREFIX,
+    TMP_PREFIX,
+    atomic_write_text,
+    count_steps,
+    fsync_dir,
+    read_shard,
+    remove_temporaries,
+    shard_name,
+    write_shard,
 )
-from trajkit.validate import validate_table
+from trajkit.validate import first_error, rows_as_table, validate_table
 
 MANIFEST = "trajkit.json"
 RECIPE = "recipe.yaml"
-DATA_DIR = "data"
-TMP_PREFIX = ".tmp-"
-FORMAT = "trajkit-dataset"
-
-
-class ShardInfo(BaseModel):
-    path: str  # relative to the dataset directory
-    rows: int
-    steps: int
-    bytes: int
-
-
-class ParentRef(BaseModel):
-    path: str
-    name: str
-    fingerprint: str
-    rows: int
-
-
-class Lineage(BaseModel):
-    """How a derived dataset was made from its parents."""
-
-    operation: str  # filter, grade, review_pull, dedup, compact, import, ...
-    parents: list[ParentRef] = Field(default_factory=list)
-    sql: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    trajkit_version: str = __version__
-
-
-class Manifest(BaseModel):
-    format: str = FORMAT
-    schema_version: int = SCHEMA_VERSION
-    trajkit_version: str = __version__
-    name: str
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    rows: int = 0
-    steps: int = 0
-    shards: list[ShardInfo] = Field(default_factory=list)
-    provenance_fingerprints: list[str] = Field(default_factory=list)
-    recipe_hash: str | None = None
-    lineage: list[Lineage] = Field(default_factory=list)
-    retired_shards: list[str] = Field(default_factory=list)  # replaced by a rewrite; removed on sight
-    info: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies the content: which shards with how many rows, under which provenance."""
-        return stable_hash(
-            [sorted((s.path, s.rows) for s in self.shards), sorted(self.provenance_fingerprints)]
-        )
 
 
 class Dataset:
@@ -160,7 +112,7 @@ class Dataset:
                 where=str(path),
                 fix="pass a dataset directory made by trajkit, or import the data first (trajkit import)",
             )
-        manifest = _read_manifest(manifest_path)
+        manifest = read_manifest(manifest_path)
         dataset = cls(path, manifest)
         dataset._reconcile()
         return dataset
@@ -184,7 +136,7 @@ class Dataset:
         import pyarrow as pa
 
         tables = [
-            _read_shard(p, columns=columns) if columns else _read_shard(p)
+            read_shard(p, columns=columns) if columns else read_shard(p)
             for p in self.shard_paths()
         ]
         if not tables:
@@ -247,7 +199,7 @@ class Dataset:
         Ids already in the dataset (or repeated within `rows`) are an error: use
         `append_new` to skip them instead.
         """
-        table = _as_table(rows)
+        table = rows_as_table(rows)
         if table.num_rows == 0:
             return 0
         ids = table.column("trajectory_id").to_pylist()
@@ -265,7 +217,7 @@ class Dataset:
         """Like `append`, but silently skip trajectories whose id is already stored."""
         import pyarrow.compute as pc
 
-        table = _as_table(rows)
+        table = rows_as_table(rows)
         self.trajectory_ids()  # loads the id cache once; then each commit costs O(its rows)
         stored = [i for i in table.column("trajectory_id").to_pylist() if i in self._ids]
         if stored:
@@ -276,33 +228,54 @@ class Dataset:
         self._commit_shard(table)
         return table.num_rows
 
-    def writer(self, *, rows_per_shard: int = 256) -> ShardWriter:
-        return ShardWriter(self, rows_per_shard=rows_per_shard)
-
     def _commit_shard(self, table) -> ShardInfo:
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
         data_dir = self.path / DATA_DIR
         data_dir.mkdir(parents=True, exist_ok=True)
-        _remove_temporaries(data_dir)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = data_dir / f"{TMP_PREFIX}{name}.partial"
-        try:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=_row_group_size(table))
-            _fsync(tmp)
-            os.rename(tmp, data_dir / name)  # the commit point
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        _fsync_dir(data_dir)
-        steps = int(pc.sum(pc.list_value_length(table.column("steps"))).as_py() or 0)
-        info = ShardInfo(
-            path=f"{DATA_DIR}/{name}", rows=table.num_rows, steps=steps, bytes=(data_dir / name).stat().st_size
-        )
+        remove_temporaries(data_dir)
+        info = self._write_shard(table, shard_name())
         self._record_shard(info, table)
         return info
+
+    def _write_shard(self, table, name: str) -> ShardInfo:
+        """Commit one shard file (not yet listed in the manifest)."""
+        data_dir = self.path / DATA_DIR
+        path = write_shard(table, data_dir, name)
+        fsync_dir(data_dir)
+        return ShardInfo(path=f"{DATA_DIR}/{name}", rows=table.num_rows, steps=count_steps(table), bytes=path.stat().st_size)
+
+    def replace_rows(self, table, *, rows_per_shard: int, operation: str, params: dict | None = None) -> int:
+        """Replace every shard with `table` in shards of up to `rows_per_shard` rows; returns their number.
+
+        The one in-place rewrite (`compact`, `trajkit.query.drop_where`). New shards are
+        committed under `compact-*` names first, then the manifest switches to them in one
+        atomic write, then the old files are removed. A crash at any point leaves a readable
+        dataset whose rows are counted once: on open, unlisted `compact-*` files (the switch
+        never happened) are removed, and so are retired shards (the switch happened; cleanup
+        did not).
+        """
+        old = list(self.manifest.shards)
+        new = [
+            self._write_shard(table.slice(start, rows_per_shard), shard_name(rewrite=True))
+            for start in range(0, table.num_rows, rows_per_shard)
+        ]
+        self.manifest.shards = new
+        self.manifest.retired_shards = [s.path for s in old]
+        self.manifest.rows = sum(s.rows for s in new)
+        self.manifest.steps = sum(s.steps for s in new)
+        self.manifest.lineage.append(Lineage(operation=operation, params={"shards_before": len(old), **(params or {})}))
+        self.manifest.updated_at = datetime.now(UTC)
+        self._ids = None
+        self._save_manifest()
+        for shard in old:
+            (self.path / shard.path).unlink(missing_ok=True)
+        self._remove_stale_rewrites()
+        return len(new)
+
+    def _remove_stale_rewrites(self) -> None:
+        listed = {s.path for s in self.manifest.shards}
+        for path in (self.path / DATA_DIR).glob(f"{REWRITE_PREFIX}*.parquet"):
+            if f"{DATA_DIR}/{path.name}" not in listed:
+                path.unlink()
 
     def _record_shard(self, info: ShardInfo, table) -> None:
         import pyarrow.compute as pc
@@ -319,7 +292,7 @@ class Dataset:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
-        _atomic_write_text(self.path / MANIFEST, self.manifest.model_dump_json(indent=2))
+        atomic_write_text(self.path / MANIFEST, self.manifest.model_dump_json(indent=2))
 
     def _reconcile(self) -> None:
         """Adopt committed shards the manifest does not list yet; refuse missing ones."""
@@ -341,10 +314,10 @@ class Dataset:
             if f"{DATA_DIR}/{orphan.name}" in retired:
                 orphan.unlink()  # replaced by a rewrite that died before removing it
                 continue
-            if orphan.name.startswith("compact-"):
+            if orphan.name.startswith(REWRITE_PREFIX):
                 orphan.unlink()  # a rewrite died before switching: its rows are still in the old shards
                 continue
-            table = _read_shard(orphan)
+            table = read_shard(orphan)
             validate_table(table, where=str(orphan))
             ids = table.column("trajectory_id").to_pylist()
             known = self.trajectory_ids()
@@ -360,39 +333,10 @@ class Dataset:
             info = ShardInfo(
                 path=f"{DATA_DIR}/{orphan.name}",
                 rows=table.num_rows,
-                steps=_count_steps(table),
+                steps=count_steps(table),
                 bytes=orphan.stat().st_size,
             )
             self._record_shard(info, table)
-
-
-class ShardWriter:
-    """Buffers trajectories and commits a shard every `rows_per_shard` rows (and on close)."""
-
-    def __init__(self, dataset: Dataset, *, rows_per_shard: int):
-        self.dataset = dataset
-        self.rows_per_shard = rows_per_shard
-        self.buffer: list[Trajectory] = []
-        self.written = 0
-
-    def add(self, trajectory: Trajectory) -> None:
-        self.buffer.append(trajectory)
-        if len(self.buffer) >= self.rows_per_shard:
-            self.flush()
-
-    def flush(self) -> int:
-        if not self.buffer:
-            return 0
-        rows, self.buffer = self.buffer, []
-        count = self.dataset.append(rows)
-        self.written += count
-        return count
-
-    def __enter__(self) -> ShardWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.flush()
 
 
 # ---------------------------------------------------------------- derived datasets
@@ -462,77 +406,8 @@ def compact(dataset: Dataset, *, target_rows: int = 100_000) -> tuple[int, int]:
     before = len(dataset.manifest.shards)
     if before <= 1:
         return before, before
-    after = _rewrite(dataset, target_rows=target_rows, operation="compact")
+    after = dataset.replace_rows(dataset.to_arrow(), rows_per_shard=target_rows, operation="compact")
     return before, after
-
-
-def drop_where(dataset: Dataset, where: str, *, operation: str) -> int:
-    """Remove the trajectories matching a SQL predicate, in place and atomically.
-
-    The one sanctioned exception to append-only: `build --retry-failed` drops failed rollouts
-    so they can be redone under the same ids. Returns the number of rows removed.
-    """
-    from trajkit.query import sql
-
-    doomed = set(sql([dataset], f"SELECT trajectory_id FROM trajectories WHERE {where}").column(0).to_pylist())
-    if doomed:
-        _rewrite(dataset, target_rows=100_000, operation=operation, drop_ids=doomed, params={"where": where})
-    return len(doomed)
-
-
-def _rewrite(dataset: Dataset, *, target_rows: int, operation: str, drop_ids: set[str] | None = None, params: dict | None = None) -> int:
-    """Rewrite all shards (optionally without `drop_ids`) and switch the manifest atomically.
-
-    New shards are committed under `compact-*` names first, then the manifest switches to them
-    in one atomic write, then the old files are removed. A crash at any point leaves a readable
-    dataset whose rows are counted once: on open, unlisted `compact-*` files (the switch never
-    happened) are removed, and so are unlisted old shards whose rows are all present (the
-    switch happened; cleanup did not).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    old = list(dataset.manifest.shards)
-    tables = [_read_shard(dataset.path / s.path) for s in old]
-    table = pa.concat_tables(tables) if tables else arrow_schema().empty_table()
-    if drop_ids:
-        keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=_string_array(drop_ids)))
-        table = table.filter(keep)
-    data_dir = dataset.path / DATA_DIR
-    new_infos = []
-    for start in range(0, max(table.num_rows, 1), target_rows):
-        chunk = table.slice(start, target_rows)
-        if chunk.num_rows == 0:
-            break
-        name = f"compact-part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = data_dir / f"{TMP_PREFIX}{name}.partial"
-        pq.write_table(chunk, tmp, compression="zstd", row_group_size=_row_group_size(chunk))
-        _fsync(tmp)
-        os.rename(tmp, data_dir / name)
-        new_infos.append(
-            ShardInfo(path=f"{DATA_DIR}/{name}", rows=chunk.num_rows, steps=_count_steps(chunk), bytes=(data_dir / name).stat().st_size)
-        )
-    _fsync_dir(data_dir)
-    dataset.manifest.shards = new_infos
-    dataset.manifest.retired_shards = [s.path for s in old]
-    dataset.manifest.rows = sum(s.rows for s in new_infos)
-    dataset.manifest.steps = sum(s.steps for s in new_infos)
-    dataset.manifest.lineage.append(Lineage(operation=operation, params={"shards_before": len(old), **(params or {})}))
-    dataset.manifest.updated_at = datetime.now(UTC)
-    dataset._ids = None
-    dataset._save_manifest()
-    for shard in old:
-        (dataset.path / shard.path).unlink(missing_ok=True)
-    _remove_stale_compactions(dataset)
-    return len(new_infos)
-
-
-def _remove_stale_compactions(dataset: Dataset) -> None:
-    listed = {s.path for s in dataset.manifest.shards}
-    for path in (dataset.path / DATA_DIR).glob("compact-*.parquet"):
-        if f"{DATA_DIR}/{path.name}" not in listed:
-            path.unlink()
 
 
 def write_recipe(path: Path, recipe: dict) -> str:
@@ -540,7 +415,7 @@ def write_recipe(path: Path, recipe: dict) -> str:
     import yaml
 
     clean = redact_secrets(recipe)
-    _atomic_write_text(path / RECIPE, yaml.safe_dump(clean, sort_keys=False))
+    atomic_write_text(path / RECIPE, yaml.safe_dump(clean, sort_keys=False))
     return stable_hash(clean)
 
 
@@ -565,79 +440,14 @@ def redact_secrets(value: Any) -> Any:
 # ---------------------------------------------------------------------- helpers
 
 
-def _as_table(rows: Iterable[Trajectory] | Any):
-    """Rows as an Arrow table in the storage schema, validated."""
-    import pyarrow as pa
-
-    if isinstance(rows, pa.Table):
-        table = validate_table(rows, where="rows")
-        return table
-    records = []
-    for position, row in enumerate(rows):
-        if not isinstance(row, Trajectory):
-            try:
-                row = Trajectory.model_validate(row)
-            except ValidationError as exc:
-                raise SchemaError(_first_error(exc), where=f"row {position}") from None
-        records.append(row.model_dump())
-    table = pa.Table.from_pylist(records, schema=arrow_schema())
-    return validate_table(table, where="rows", check_types=False)
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(p) for p in error["loc"])
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field {field}: {error['msg']}{more}"
-
-
 def _string_array(values: Iterable[str]):
     import pyarrow as pa
 
     return pa.array(list(values), type=pa.string())
 
 
-def _read_shard(path: Path, columns: list[str] | None = None):
-    import pyarrow.parquet as pq
-
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(
-            f"not a readable Parquet file ({exc})",
-            where=str(path),
-            fix="the shard is damaged or foreign; remove it or restore it from a copy",
-        ) from None
-    kv = metadata.metadata or {}
-    if PARQUET_VERSION_KEY not in kv:
-        raise SchemaError(
-            "Parquet file without trajkit schema metadata",
-            where=str(path),
-            fix="only trajkit-written shards belong in data/; import foreign data with trajkit import",
-        )
-    try:
-        version = int(kv[PARQUET_VERSION_KEY])
-    except ValueError:
-        version = kv[PARQUET_VERSION_KEY]
-    check_version(version, where=str(path))
-    try:
-        return pq.read_table(path, columns=columns)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read shard ({exc})", where=str(path), fix="restore the file") from None
-
-
-def _count_steps(table) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.sum(pc.list_value_length(table.column("steps"))).as_py() or 0)
-
-
-def _row_group_size(table) -> int:
-    # Nested rows are large; moderate row groups keep scans streaming in bounded memory.
-    return max(1, min(table.num_rows, 8192))
-
-
-def _read_manifest(path: Path) -> Manifest:
+def read_manifest(path: Path) -> Manifest:
+    """The manifest at `path`; DatasetError when it is not a readable trajkit manifest."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -652,7 +462,7 @@ def _read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise DatasetError(f"manifest {_first_error(exc)}", where=str(path)) from None
+        raise DatasetError(f"manifest {first_error(exc)}", where=str(path)) from None
 
 
 def _check_destination(dst: Path, sources: list[Dataset], *, overwrite: bool) -> None:
@@ -665,33 +475,6 @@ def _check_destination(dst: Path, sources: list[Dataset], *, overwrite: bool) ->
             )
     if dst.exists() and not overwrite:
         raise DatasetError("output path already exists", where=str(dst), fix="choose a new path or pass --overwrite")
-
-
-def _remove_temporaries(data_dir: Path) -> None:
-    for tmp in data_dir.glob(f"{TMP_PREFIX}*"):
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{uuid.uuid4().hex[:6]}")
-    tmp.write_text(text, encoding="utf-8")
-    _fsync(tmp)
-    os.replace(tmp, path)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        _fsync(path)
-    except OSError:
-        pass  # not every filesystem allows fsync on directories
 
 
 def merge(sources: list[Dataset], dst: str | Path) -> Dataset:

@@ -10,12 +10,19 @@ checked; the first violation names the field and the row.
 from __future__ import annotations
 
 import typing
-from typing import Any
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from trajkit.errors import SchemaError
+from trajkit.errors import DatasetError, SchemaError
+from trajkit.manifest import Manifest
 from trajkit.schema import ALLOWED_VALUES, SCHEMA_VERSION, Trajectory, arrow_schema
+from trajkit.shards import read_shard
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 JSON_FIELDS = ("task.metadata", "steps.tool_calls.arguments", "outcome.grader_detail")
 NON_EMPTY = ("trajectory_id", "task.task_id", "task.question")
@@ -32,6 +39,32 @@ def validate_table(table, *, where: str, check_types: bool = True):
     _check_version_column(table, where)
     _check_json_fields(table, where, columns)
     return table
+
+
+def rows_as_table(rows: Iterable[Trajectory] | Any) -> pa.Table:
+    """Rows (an Arrow table, or trajectories / their dicts) as a validated table in the storage schema."""
+    import pyarrow as pa
+
+    if isinstance(rows, pa.Table):
+        return validate_table(rows, where="rows")
+    records = []
+    for position, row in enumerate(rows):
+        if not isinstance(row, Trajectory):
+            try:
+                row = Trajectory.model_validate(row)
+            except ValidationError as exc:
+                raise SchemaError(first_error(exc), where=f"row {position}") from None
+        records.append(row.model_dump())
+    table = pa.Table.from_pylist(records, schema=arrow_schema())
+    return validate_table(table, where="rows", check_types=False)
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first problem of a pydantic ValidationError in one line: field, message, how many more."""
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field {field}: {error['msg']}{more}"
 
 
 def _conform(table, where: str):
@@ -281,15 +314,20 @@ def _check_json_fields(table, where: str, columns: _Columns) -> None:
         con.close()
 
 
-def validate_dataset(dataset) -> int:
-    """Check every shard of a dataset; returns the number of rows checked."""
-    from trajkit.errors import DatasetError
-    from trajkit.store import _read_shard
+class StoredDataset(Protocol):
+    """What `validate_dataset` reads of a dataset (a `trajkit.store.Dataset`)."""
 
+    manifest: Manifest
+
+    def shard_paths(self) -> list[Path]: ...
+
+
+def validate_dataset(dataset: StoredDataset) -> int:
+    """Check every shard of a dataset; returns the number of rows checked."""
     total = 0
     seen: set[str] = set()
     for info, path in zip(dataset.manifest.shards, dataset.shard_paths(), strict=True):
-        table = validate_table(_read_shard(path), where=str(path))
+        table = validate_table(read_shard(path), where=str(path))
         if table.num_rows != info.rows:
             raise DatasetError(
                 f"shard holds {table.num_rows} rows, the manifest says {info.rows}",

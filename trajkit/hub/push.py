@@ -443,7 +443,8 @@ def pull_dataset(
 ) -> PullResult:
     """Download the `trajectories` config of a Hub dataset into a new trajkit dataset (atomic)."""
     from trajkit.errors import DatasetError
-    from trajkit.store import Lineage, create_atomic
+    from trajkit.manifest import Lineage
+    from trajkit.store import create_atomic
 
     say = progress or (lambda _message: None)
     repo_id = check_repo_id(repo_id)
@@ -492,11 +493,11 @@ def pull_dataset(
 def _read_trajectories(path: Path, *, where: str):
     """One downloaded shard, checked as trajkit data of a readable schema version."""
     from trajkit.errors import DatasetError, SchemaError
-    from trajkit.store import _read_shard
+    from trajkit.shards import read_shard
     from trajkit.validate import validate_table
 
     try:
-        table = _read_shard(path)
+        table = read_shard(path)
     except (DatasetError, SchemaError) as exc:
         raise type(exc)(exc.what, where=where, fix=exc.fix) from None
     return validate_table(table, where=where)

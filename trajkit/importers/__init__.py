@@ -17,7 +17,8 @@ def import_file(
     split: str = "train",
 ):
     """Read every row first (validated), then write the dataset atomically."""
-    from trajkit.store import Lineage, create_atomic
+    from trajkit.manifest import Lineage
+    from trajkit.store import create_atomic
 
     source = Path(source)
     if format == "trajkit":

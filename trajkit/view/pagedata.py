@@ -294,9 +294,9 @@ class _Collector:
 
 def _shard_batches(path: Path):
     """Rows of one committed shard, in batches (the store checks its schema version)."""
-    from trajkit.store import _read_shard
+    from trajkit.shards import read_shard
 
-    table = _read_shard(path)
+    table = read_shard(path)
     for batch in table.to_batches(max_chunksize=512):
         yield batch.to_pylist()
 
