@@ -175,7 +175,7 @@ def test_plain_launch_states_what_is_not_protected(monkeypatch, policy):
     from trajkit.errors import ConfigError
     from trajkit.tools import sandbox
 
-    monkeypatch.setattr(sandbox, "_launchers", lambda: [("plain", [])])
+    monkeypatch.setattr(sandbox, "launchers", lambda: [("plain", [])])
     with sandbox.SandboxPool(policy) as plain:
         assert plain.launcher == "plain"
         assert plain.protections["network"].startswith("NOT isolated")

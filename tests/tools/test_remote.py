@@ -100,9 +100,9 @@ def test_remote_search_parses_the_paper_api(server):
 
 def test_remote_search_tool_called_from_the_sandbox(pool, server):
     """The sandbox has no network; the call goes through the parent to the HTTP server."""
-    interp = pool.new_interpreter(tools={"web_search": SearchTool(RemoteRetriever(server.url))})
+    interp = pool.new_interpreter(tools={"search": SearchTool(RemoteRetriever(server.url))})
     try:
-        result = interp.run("print(web_search('highest mountain')[:60])")
+        result = interp.run("print(search('highest mountain')[:60])")
         assert result.error is None, result.error
         assert "similarity" in result.stdout
         assert result.tool_calls[0].retrieved[0].doc_id == "everest"
@@ -144,9 +144,9 @@ def test_http_error_and_bad_answers(server):
 
 def test_tool_error_in_the_sandbox_when_the_server_is_down(pool):
     tool = SearchTool(RemoteRetriever(f"http://127.0.0.1:{_free_port()}", timeout=2))
-    interp = pool.new_interpreter(tools={"web_search": tool})
+    interp = pool.new_interpreter(tools={"search": tool})
     try:
-        result = interp.run("web_search('anything')")
+        result = interp.run("search('anything')")
         assert result.error.type == "tool_error"
         assert "unreachable" in result.error.message
         assert result.tool_calls[0].error and "unreachable" in result.tool_calls[0].error

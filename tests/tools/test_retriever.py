@@ -125,16 +125,16 @@ def test_search_tool_output_and_records(small):
     with pytest.raises(ValueError):
         tool("   ")
     assert format_hits([]) == "No documents were found for this query."
-    infos = tool_infos({"web_search": tool})
-    assert [i.name for i in infos] == ["python_interpreter", "web_search"]
+    infos = tool_infos({"search": tool})
+    assert [i.name for i in infos] == ["python_interpreter", "search"]
     assert small.fingerprint in infos[1].version
 
 
 def test_search_tool_in_the_sandbox(pool, small):
-    interp = pool.new_interpreter(tools={"web_search": SearchTool(small)})
+    interp = pool.new_interpreter(tools={"search": SearchTool(small)})
     try:
         result = interp.run(
-            "docs = web_search('longest river in Africa')\nprint(docs.splitlines()[3])"
+            "docs = search('longest river in Africa')\nprint(docs.splitlines()[3])"
         )
         assert result.error is None, result.error
         assert result.stdout == '"Nile"\n'

@@ -10,7 +10,7 @@ import pytest
 
 from trajkit.errors import ConfigError
 from trajkit.schema import Step, StepError, ToolCall
-from trajkit.tools.sandbox import ExecResult, SandboxError, ToolOutput
+from trajkit.tools.protocol import ExecResult, SandboxError, ToolOutput
 
 
 def test_state_persists_across_steps(interp):

@@ -2,17 +2,26 @@
 
 Modules (one concept each):
 
-- `sandbox`   parent side of the Python sandbox: `SandboxPool`, `Interpreter`, `ExecResult`
-- `worker`    child side: template / interpreter / step processes (runs inside the sandbox)
+- `protocol`  the typed seam agent loops use: `Interpreter` (run/fork/close), `ExecResult`,
+              `ToolOutput`, `SandboxError`
+- `sandbox`   parent side of the Python sandbox: `SandboxPool`, `SandboxInterpreter`
+- `launch`    starting the sandbox's template process (launchers, environment, config)
+- `host_tools` running host-side tools for sandboxed code; the `ToolCall` records
+- `template`  process role: the template (confines itself, forks interpreters)
+- `interpreter_process`  process role: one trajectory's interpreter (state, rollback, forks)
+- `step_process`  process role: runs one step's model code under the guards
+- `namespace` the model code's globals: `final_answer` and the tool stubs
 - `confine`   OS-level confinement: namespaces, uid, capabilities, rlimits, environment
 - `guard`     Python-level guards: import allow-list, audit hook, captured stdout
+- `procfs`    /proc readers shared by the parent, the template and the confinement code
+- `channel`   framed JSON messages between the processes
 - `policy`    `SandboxPolicy`: limits and the import allow-list
-- `protocol`  framed JSON messages between the processes
 - `convert`   JSON conversion of answers (numpy, sympy, ...)
 - `corpus`    loading and validating corpora (Parquet/JSONL) and the built-in Wikipedia corpus
 - `retriever` BM25 + dense indexes, hybrid search: `Retriever`, `Hit`, `build_index`
 - `remote`    client for a remote retriever HTTP API (`POST /retrieve`): `RemoteRetriever`
-- `registry`  the search tool as the agent sees it (`SearchTool`) and `default_tools`
+- `registry`  the search tool as the agent sees it (`SearchTool`) and `open_retriever`
+- `toolbox`   the tools of one build or eval run, opened from a recipe
 
 Names are imported lazily so `import trajkit.tools` stays cheap.
 """
@@ -23,12 +32,12 @@ import importlib
 
 _EXPORTS = {
     "SandboxPool": "sandbox",
-    "Sandbox": "sandbox",
-    "Interpreter": "sandbox",
-    "ExecResult": "sandbox",
-    "ToolOutput": "sandbox",
-    "SandboxError": "sandbox",
+    "SandboxInterpreter": "sandbox",
     "default_pool": "sandbox",
+    "Interpreter": "protocol",
+    "ExecResult": "protocol",
+    "ToolOutput": "protocol",
+    "SandboxError": "protocol",
     "SandboxPolicy": "policy",
     "DEFAULT_ALLOWED_IMPORTS": "policy",
     "to_jsonable": "convert",
@@ -37,7 +46,6 @@ _EXPORTS = {
     "build_index": "retriever",
     "RemoteRetriever": "remote",
     "SearchTool": "registry",
-    "default_tools": "registry",
     "open_retriever": "registry",
     "load_corpus": "corpus",
     "builtin_corpus": "corpus",

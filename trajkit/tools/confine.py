@@ -6,7 +6,7 @@ it is forked from the template.
 
 What is set up, where the OS allows it (the parent launches the template under
 `unshare --net --mount --pid --fork --mount-proc`, adding `--map-root-user` when it is not
-root; see `trajkit.tools.sandbox._launchers`):
+root; see `trajkit.tools.launch.launchers`):
 
 - network: an empty network namespace (only a loopback device, which is down), so no
   connection can be made, not even to 127.0.0.1;
@@ -37,6 +37,8 @@ import resource
 import socket
 import sys
 import tempfile
+
+from trajkit.tools import procfs
 
 MiB = 1024 * 1024
 
@@ -118,7 +120,7 @@ def _mount(
 def prepare_template(config: dict) -> tuple[dict, str]:
     """Set up the template process. Returns (protections report, scratch root)."""
     report: dict[str, str] = {}
-    in_userns = in_user_namespace()
+    in_userns = procfs.in_user_namespace()
     pid_ns = os.getpid() == 1
     report["processes"] = (
         "private PID namespace: host processes are invisible; everything is killed when the "
@@ -175,15 +177,6 @@ def prepare_template(config: dict) -> tuple[dict, str]:
         report["identity"] = "same uid as the parent; no_new_privs"
     _scrub_environment(config.get("environment") or {})
     return report, scratch_root
-
-
-def in_user_namespace() -> bool:
-    try:
-        with open("/proc/self/uid_map") as handle:
-            fields = handle.read().split()
-    except OSError:
-        return False
-    return fields[:3] != ["0", "0", "4294967295"]
 
 
 def _network_report() -> str:
@@ -245,7 +238,7 @@ def _setup_mounts(config: dict) -> tuple[list[str], list[str], list[str]]:
 
     ours = {*covered, *exposed}
     failures = []
-    for mountpoint in _mountpoints():
+    for mountpoint in procfs.mountpoints():
         if mountpoint in ours or mountpoint.startswith(("/proc", "/sys", "/dev")):
             continue
         inside_exposed = any(_within(root, mountpoint) for root in exposed)
@@ -275,28 +268,6 @@ def _remount_readonly(target: str) -> None:
         if flags & st_flag:
             keep |= ms_flag
     _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
-
-
-def _mountpoints() -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) > 4:
-                points.append(_unescape(fields[4]))
-    return list(dict.fromkeys(points))
-
-
-def _unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 3 < len(text) and text[i + 1 : i + 4].isdigit():
-            out.append(chr(int(text[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 def _within(root: str, path: str) -> bool:
@@ -425,14 +396,6 @@ def _drop_capabilities() -> None:
     if libc().syscall(number, ctypes.byref(header), ctypes.byref(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"capset: {os.strerror(err)}")
-
-
-def capabilities_effective() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    return -1
 
 
 def set_parent_death_signal(signum: int) -> None:

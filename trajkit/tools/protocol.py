@@ -1,143 +1,89 @@
-"""Framed JSON messages over a Unix stream socket, with optional file descriptors attached.
+"""The typed seam between an agent loop and a Python interpreter.
 
-Used on both sides of the sandbox (parent <-> template/interpreter processes, interpreter <->
-step process). Frames are a 4-byte big-endian length followed by UTF-8 JSON. Only JSON crosses
-process boundaries (never pickle), and every reader caps the frame size, because the other
-end may be running hostile code.
+    from trajkit.tools.protocol import ExecResult, Interpreter
 
-Sending file descriptors uses `sendmsg` (SCM_RIGHTS); receiving always uses `recvmsg` so
-descriptors are never silently dropped.
+    def act(interpreter: Interpreter, code: str) -> ExecResult:
+        return interpreter.run(code)
+
+- `Interpreter`: what an agent loop needs from an interpreter whose state persists across
+  steps: `run(code) -> ExecResult`, `fork()` (an independent copy of the state, for
+  self-consistent action generation) and `close()`. `trajkit.tools.sandbox.SandboxInterpreter`
+  is the implementation; tests may pass any object with these methods.
+- `ExecResult`: what one step's code did: stdout (capped), the last expression's value (as
+  text), the final answer (a JSON value), a typed `trajkit.schema.StepError`, the duration,
+  the `trajkit.schema.ToolCall`s the code made, and whether the step was rolled back.
+- `ToolOutput`: what a host-side tool returns to the sandbox (text + retrieved documents).
+- `SandboxError`: the sandbox could not start, or an interpreter cannot be used any more.
+
+This module imports only the schema, so any layer can depend on it without an import circle.
 """
 
 from __future__ import annotations
 
-import array
 import json
-import select
-import socket
-import struct
-import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-HEADER = struct.Struct("!I")
-MAX_FRAME = 16 * 1024 * 1024
-MAX_FDS = 4
+from trajkit.errors import TrajkitError
+from trajkit.schema import RetrievedDoc, StepError, ToolCall
 
 
-class ProtocolError(Exception):
-    """The other end sent something that is not a valid frame."""
+class SandboxError(TrajkitError):
+    """The sandbox could not start, or an interpreter cannot be used any more."""
 
 
-class Channel:
-    """One end of a socket carrying framed JSON messages."""
+@dataclass
+class ToolOutput:
+    """What a host-side tool returns: the text the model sees, plus structured records."""
 
-    def __init__(self, sock: socket.socket, max_frame: int = MAX_FRAME):
-        self.sock = sock
-        self.max_frame = max_frame
-        self._buf = bytearray()
-        self._fds: list[int] = []
+    text: str
+    retrieved: list[RetrievedDoc] = field(default_factory=list)
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
+
+@dataclass
+class ExecResult:
+    """The outcome of running one step's code in an interpreter."""
+
+    stdout: str = ""
+    value: str | None = None  # str() of the last expression's value, if it was not None
+    final_answer: Any = None  # JSON value passed to final_answer(...)
+    answered: bool = False
+    error: StepError | None = None
+    duration_ms: float = 0.0
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    rolled_back: bool = False  # the step was undone (timeout, crash): state is as before it
+    stdout_dropped: int = 0  # characters printed beyond the kept part
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def observation(self) -> str:
+        """The text an agent loop shows the model (smolagents-like layout)."""
+        if self.error is not None:
+            logs = f"Execution logs:\n{self.stdout}\n" if self.stdout else ""
+            return f"{logs}Error: {self.error.message}"
+        parts = [f"Execution logs:\n{self.stdout}"]
+        if self.stdout_dropped:
+            parts.append(f"[... {self.stdout_dropped:,} more characters of output were cut]")
+        if self.answered:
+            parts.append(f"Final answer: {json.dumps(self.final_answer, ensure_ascii=False)}")
+        else:
+            parts.append(f"Last output from code snippet:\n{self.value}")
+        return "\n".join(parts)
+
+
+class Interpreter(Protocol):
+    """A Python interpreter whose namespace persists across `run` calls."""
+
+    def run(self, code: str) -> ExecResult:
+        """Run one step's code; failures of the code come back as `ExecResult.error`."""
+        ...
+
+    def fork(self) -> Interpreter:
+        """An independent copy of this interpreter's state."""
+        ...
 
     def close(self) -> None:
-        for fd in self._fds:
-            _close_quietly(fd)
-        self._fds = []
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    # ------------------------------------------------------------------ sending
-
-    def send(self, message: dict, fds: tuple[int, ...] | list[int] = ()) -> None:
-        data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        frame = HEADER.pack(len(data)) + data
-        if fds:
-            ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
-            sent = self.sock.sendmsg([frame], ancillary)
-            if sent < len(frame):
-                self.sock.sendall(frame[sent:])
-        else:
-            self.sock.sendall(frame)
-
-    # ---------------------------------------------------------------- receiving
-
-    def has_message(self) -> bool:
-        if len(self._buf) < HEADER.size:
-            return False
-        (size,) = HEADER.unpack_from(self._buf)
-        return len(self._buf) >= HEADER.size + size
-
-    def recv(self, timeout: float | None = None) -> tuple[dict, list[int]]:
-        """Next message and any descriptors that came with it.
-
-        Raises EOFError when the other end closed, TimeoutError when nothing complete arrived
-        in time, ProtocolError on a malformed frame.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            message = self._pop()
-            if message is not None:
-                return message
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError("no complete message in time")
-                ready, _, _ = select.select([self.sock], [], [], remaining)
-                if not ready:
-                    raise TimeoutError("no complete message in time")
-            self._read_some()
-
-    def _read_some(self) -> None:
-        try:
-            data, ancillary, _flags, _addr = self.sock.recvmsg(
-                1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-            )
-        except ConnectionResetError:
-            data, ancillary = b"", []
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-                self._fds.extend(fds)
-        if not data:
-            raise EOFError("channel closed")
-        self._buf += data
-        if len(self._buf) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self._buf)
-            if size > self.max_frame:
-                raise ProtocolError(f"frame of {size} bytes is over the {self.max_frame} limit")
-
-    def _pop(self) -> tuple[dict, list[int]] | None:
-        if not self.has_message():
-            return None
-        (size,) = HEADER.unpack_from(self._buf)
-        body = bytes(self._buf[HEADER.size : HEADER.size + size])
-        del self._buf[: HEADER.size + size]
-        fds, self._fds = self._fds, []
-        try:
-            message = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            for fd in fds:
-                _close_quietly(fd)
-            raise ProtocolError(f"frame is not JSON: {exc}") from None
-        if not isinstance(message, dict) or not isinstance(message.get("op"), str):
-            for fd in fds:
-                _close_quietly(fd)
-            raise ProtocolError("frame is not a message object with an 'op'")
-        return message, fds
-
-
-def channel_pair() -> tuple[Channel, Channel]:
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    return Channel(a), Channel(b)
-
-
-def _close_quietly(fd: int) -> None:
-    import os
-
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+        """Release the interpreter; it cannot be used afterwards."""
+        ...

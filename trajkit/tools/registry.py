@@ -1,20 +1,20 @@
-"""The tools as the agent sees them, and how to find a retriever by name.
+"""The search tool as the agent sees it, and how to find a retriever by name.
 
-    from trajkit.tools.registry import SearchTool, default_tools, open_retriever
+    from trajkit.tools.registry import SearchTool, open_retriever
 
-    search = SearchTool(open_retriever("builtin"), k=3)     # name "web_search", as in the paper
-    tools = default_tools()                                  # {"web_search": SearchTool(builtin)}
-    pool = SandboxPool(tools=tools)                          # model code calls web_search("...")
+    search = SearchTool(open_retriever("builtin"), k=3)     # name "search"
+    pool = SandboxPool(tools={search.name: search})          # model code calls search("...")
 
-The paper's agent called `web_search(query)` (a Wikipedia retriever returning the top 3
-passages) from its Python code; `SearchTool` keeps that name, signature and output layout
-("Retrieved documents:" then "===== Document i, similarity: s =====" blocks), and also
-accepts an optional `n_results` (1-10) like the paper's wikipedia_search variant. Each call
-returns a `ToolOutput`, so the sandbox records the query, doc ids, titles, scores and the
-exact text shown to the model in the step's `ToolCall`.
+The agent calls `search(query)` (the name the teacher and student prompts use) from its
+Python code. Like the paper's Wikipedia retriever tool, it returns the top 3 passages by
+default, laid out as "Retrieved documents:" then "===== Document i, similarity: s ====="
+blocks, and accepts an optional `n_results` (1-10) like the paper's wikipedia_search
+variant. Each call returns a `ToolOutput`, so the sandbox records the query, doc ids,
+titles, scores and the exact text shown to the model in the step's `ToolCall`.
 
 `open_retriever(spec)` accepts "builtin", an index folder, a corpus file (indexed and
-cached on first use), or an http(s) URL of a remote retriever.
+cached on first use), or an http(s) URL of a remote retriever. `tool_infos` lists the tools
+for provenance.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from trajkit.errors import InputError
 from trajkit.schema import ToolInfo
-from trajkit.tools.sandbox import ToolOutput
+from trajkit.tools.protocol import ToolOutput
 
-SEARCH_TOOL_NAME = "web_search"
+SEARCH_TOOL_NAME = "search"  # what the teacher and student prompts call it
 SEARCH_TOOL_DESCRIPTION = (
     "Searches Wikipedia and returns the passages most relevant to the query. "
     "Use an affirmative statement or keywords rather than a question."
@@ -35,7 +35,7 @@ MAX_RESULTS = 10
 
 
 class SearchTool:
-    """Host-side callable behind `web_search(query)` in the sandbox."""
+    """Host-side callable behind `search(query)` in the sandbox."""
 
     def __init__(
         self, retriever, *, name: str = SEARCH_TOOL_NAME, k: int = 3, mode: str | None = None
@@ -117,15 +117,6 @@ def open_retriever(spec: str | Path, *, dense: bool = True):
         where=str(path),
         fix="build an index with: trajkit index build CORPUS",
     )
-
-
-def default_tools(retriever=None, *, k: int = 3, mode: str | None = None) -> dict[str, SearchTool]:
-    """The paper's tool set for the sandbox: `web_search` over the built-in corpus by default."""
-    if retriever is None:
-        from trajkit.tools.retriever import Retriever
-
-        retriever = Retriever.builtin()
-    return {SEARCH_TOOL_NAME: SearchTool(retriever, k=k, mode=mode)}
 
 
 def tool_infos(tools: dict, policy=None) -> list[ToolInfo]:

@@ -4,7 +4,7 @@ Public API::
 
     from trajkit.tools import SandboxPool, SandboxPolicy
 
-    with SandboxPool(SandboxPolicy(wall_time_s=5), tools={"web_search": search_tool}) as pool:
+    with SandboxPool(SandboxPolicy(wall_time_s=5), tools={"search": search_tool}) as pool:
         interp = pool.new_interpreter()          # one per trajectory; state persists across steps
         r = interp.run("x = 2\\nprint(x + 1)")    # ExecResult(stdout='3\\n', ...)
         r = interp.run("x * 10")                 # r.value == '20' (the last expression)
@@ -16,96 +16,54 @@ Public API::
         r = winner.run("final_answer(x)")        # r.answered is True, r.final_answer == 2
         winner.close()
 
-`ExecResult` carries stdout (capped), the last expression's value (as text), the final
-answer (a JSON value: numpy/sympy converted by `trajkit.tools.convert`), a typed
-`trajkit.schema.StepError` (parse_error, execution_error with exception and line, timeout,
-memory_limit, output_limit, forbidden_import, forbidden_operation, tool_error,
+`ExecResult` (`trajkit.tools.protocol`) carries stdout (capped), the last expression's value
+(as text), the final answer (a JSON value: numpy/sympy converted by `trajkit.tools.convert`),
+a typed `trajkit.schema.StepError` (parse_error, execution_error with exception and line,
+timeout, memory_limit, output_limit, forbidden_import, forbidden_operation, tool_error,
 sandbox_error), the duration, and the `trajkit.schema.ToolCall`s the code made.
 
 Tools: `tools={"name": callable}` (pool-wide, or per interpreter) become functions in the
 sandbox's namespace. A call from sandboxed code travels over the interpreter's socket to
-this process, which runs the callable and sends the result back; the sandbox itself has no
-network and no files. A tool returns a `ToolOutput` (text + retrieved documents, recorded in
-the ToolCall) or any JSON value.
+this process, which runs the callable (`trajkit.tools.host_tools`) and sends the result
+back; the sandbox itself has no network and no files. A tool returns a `ToolOutput` (text +
+retrieved documents, recorded in the ToolCall) or any JSON value.
 
-Thread safety: each Interpreter serialises its own calls; different interpreters run in
-parallel, so an asyncio loop can call `await asyncio.to_thread(interp.run, code)` for many
-trajectories at once. Tools may be called from several threads at once.
+`SandboxInterpreter` implements `trajkit.tools.protocol.Interpreter`, the type agent loops
+depend on.
 
-How it is built (process model, what protects what) is described in
-`trajkit.tools.worker` and `trajkit.tools.confine`; `pool.protections` says, in words, what
-is in force on this machine.
+Thread safety: each SandboxInterpreter serialises its own calls; different interpreters run
+in parallel, so an asyncio loop can call `await asyncio.to_thread(interp.run, code)` for
+many trajectories at once. Tools may be called from several threads at once.
+
+How it is built is described where each part lives: starting the sandbox in
+`trajkit.tools.launch`; its three process roles in `trajkit.tools.template` (one per pool,
+forks interpreters), `trajkit.tools.interpreter_process` (one per trajectory, holds its
+state) and `trajkit.tools.step_process` (runs one step; how rollback works); what protects
+what in `trajkit.tools.confine` and `trajkit.tools.guard`. `pool.protections` says, in
+words, what is in force on this machine.
 """
 
 from __future__ import annotations
 
 import atexit
-import inspect
-import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from trajkit.errors import ConfigError, TrajkitError
-from trajkit.schema import RetrievedDoc, StepError, ToolCall
+from trajkit.errors import ConfigError
+from trajkit.schema import StepError, ToolCall
+from trajkit.tools.channel import Channel, ProtocolError
+from trajkit.tools.host_tools import call_tool, check_tools
+from trajkit.tools.launch import START_TIMEOUT_S, launchers, start_template, terminate
 from trajkit.tools.policy import SandboxPolicy
-from trajkit.tools.protocol import Channel, ProtocolError
+from trajkit.tools.protocol import ExecResult, SandboxError
 
-START_TIMEOUT_S = 90.0
 REPLY_GRACE_S = 15.0
 UID_BASE = 0x40000000
-
-
-class SandboxError(TrajkitError):
-    """The sandbox could not start, or an interpreter cannot be used any more."""
-
-
-@dataclass
-class ToolOutput:
-    """What a host-side tool returns: the text the model sees, plus structured records."""
-
-    text: str
-    retrieved: list[RetrievedDoc] = field(default_factory=list)
-
-
-@dataclass
-class ExecResult:
-    stdout: str = ""
-    value: str | None = None  # str() of the last expression's value, if it was not None
-    final_answer: Any = None  # JSON value passed to final_answer(...)
-    answered: bool = False
-    error: StepError | None = None
-    duration_ms: float = 0.0
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    rolled_back: bool = False  # the step was undone (timeout, crash): state is as before it
-    stdout_dropped: int = 0  # characters printed beyond the kept part
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def observation(self) -> str:
-        """The text an agent loop shows the model (smolagents-like layout)."""
-        if self.error is not None:
-            logs = f"Execution logs:\n{self.stdout}\n" if self.stdout else ""
-            return f"{logs}Error: {self.error.message}"
-        parts = [f"Execution logs:\n{self.stdout}"]
-        if self.stdout_dropped:
-            parts.append(f"[... {self.stdout_dropped:,} more characters of output were cut]")
-        if self.answered:
-            parts.append(f"Final answer: {json.dumps(self.final_answer, ensure_ascii=False)}")
-        else:
-            parts.append(f"Last output from code snippet:\n{self.value}")
-        return "\n".join(parts)
 
 
 # ============================================================================== pool
@@ -124,7 +82,7 @@ class SandboxPool:
         start: bool = True,
     ):
         self.policy = policy or SandboxPolicy()
-        self.tools = _check_tools(tools or {})
+        self.tools = check_tools(tools or {})
         self.protections: dict[str, str] = {}
         self.launcher = ""
         self.missing_modules: list[str] = []
@@ -134,7 +92,7 @@ class SandboxPool:
         self._families: dict[int, int] = {}
         self._next_family = 0
         self._next_id = 0
-        self._interpreters: weakref.WeakSet[Interpreter] = weakref.WeakSet()
+        self._interpreters: weakref.WeakSet[SandboxInterpreter] = weakref.WeakSet()
         self._closed = False
         SandboxPool._sequence += 1
         self._uid_base = UID_BASE + ((os.getpid() * 64 + SandboxPool._sequence) % (1 << 18)) * 4096
@@ -155,7 +113,7 @@ class SandboxPool:
             return
         self._stop_template()
         errors = []
-        for name, prefix in _launchers():
+        for name, prefix in launchers():
             try:
                 self._launch(name, prefix)
                 break
@@ -176,72 +134,12 @@ class SandboxPool:
             )
 
     def _launch(self, name: str, prefix: list[str]) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        package_root = str(Path(__file__).resolve().parents[2])
-        boot = (
-            "import sys; sys.dont_write_bytecode = True; "
-            f"sys.path.insert(0, {package_root!r}); "
-            "from trajkit.tools.worker import main; main(sys.argv[1:])"
-        )
-        debug = bool(os.environ.get("TRAJKIT_SANDBOX_DEBUG"))
-        command = [*prefix, sys.executable, "-E", "-s", "-c", boot, str(theirs.fileno())]
-        try:
-            process = subprocess.Popen(
-                command,
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=None if debug else subprocess.DEVNULL,
-                env=_launch_environment(),
-                start_new_session=True,
-                cwd="/",
-            )
-        except OSError as exc:
-            ours.close()
-            theirs.close()
-            raise SandboxError(f"cannot run {command[0]}: {exc}") from None
-        theirs.close()
-        control = Channel(ours)
-        try:
-            control.send({"op": "init", "config": self._template_config(name, debug)})
-            reply, _ = control.recv(timeout=START_TIMEOUT_S)
-        except (EOFError, TimeoutError, ProtocolError, OSError) as exc:
-            _terminate(process)
-            control.close()
-            raise SandboxError(
-                f"the sandbox process did not start ({type(exc).__name__})"
-            ) from None
-        if reply.get("op") != "ready":
-            _terminate(process)
-            control.close()
-            raise SandboxError(str(reply.get("error", reply)))
-        self._process = process
-        self._control = control
+        started = start_template(name, prefix, self.policy, self._uid_base)
+        self._process = started.process
+        self._control = started.control
         self.launcher = name
-        self.protections = {str(k): str(v) for k, v in (reply.get("protections") or {}).items()}
-        self.missing_modules = list(reply.get("missing_modules") or [])
-
-    def _template_config(self, launcher: str, debug: bool) -> dict:
-        from trajkit.tools.confine import python_roots
-
-        roots = python_roots()
-        config = self.policy.to_config()
-        config.update(
-            {
-                "private_mounts": launcher == "namespaces",
-                "hide_dirs": sorted({"/root", "/home", os.path.expanduser("~")}),
-                "needed_roots": roots,
-                "read_roots": roots,
-                "uid_base": self._uid_base if os.geteuid() == 0 else None,
-                "nproc_limit": self.policy.max_processes,
-                "tmpfs_mb": max(64, 4 * self.policy.max_file_mb),
-                "debug": debug,
-            }
-        )
-        if launcher == "plain" and os.geteuid() != 0:
-            # RLIMIT_NPROC counts every process of the user here, not only the sandbox's
-            config["nproc_limit"] = _count_user_processes() + self.policy.max_processes
-        return config
+        self.protections = started.protections
+        self.missing_modules = started.missing_modules
 
     @property
     def isolated(self) -> bool:
@@ -268,7 +166,7 @@ class SandboxPool:
             try:
                 self._process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                _terminate(self._process)
+                terminate(self._process)
             self._process = None
 
     def __enter__(self) -> SandboxPool:
@@ -279,9 +177,9 @@ class SandboxPool:
 
     # --------------------------------------------------------------- interpreters
 
-    def new_interpreter(self, tools: dict[str, Callable] | None = None) -> Interpreter:
+    def new_interpreter(self, tools: dict[str, Callable] | None = None) -> SandboxInterpreter:
         """A fresh interpreter (empty namespace) for one trajectory."""
-        all_tools = {**self.tools, **_check_tools(tools or {})}
+        all_tools = {**self.tools, **check_tools(tools or {})}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self._lock:
@@ -311,7 +209,7 @@ class SandboxPool:
         finally:
             theirs.close()
         channel = Channel(ours)
-        interpreter = Interpreter(self, channel, family, all_tools)
+        interpreter = SandboxInterpreter(self, channel, family, all_tools)
         try:
             ready, _ = channel.recv(timeout=START_TIMEOUT_S)
         except (EOFError, TimeoutError, ProtocolError, OSError):
@@ -356,7 +254,7 @@ class SandboxPool:
 # ======================================================================= interpreter
 
 
-class Interpreter:
+class SandboxInterpreter:
     """One sandboxed interpreter: a namespace that persists across `run` calls."""
 
     def __init__(
@@ -415,7 +313,7 @@ class Interpreter:
             result.tool_calls = tool_calls
             return result
 
-    def fork(self) -> Interpreter:
+    def fork(self) -> SandboxInterpreter:
         """An independent copy of this interpreter's state (variables, imports, scratch files)."""
         with self._lock:
             if self._closed or self._dead_reason is not None:
@@ -437,7 +335,7 @@ class Interpreter:
                 raise SandboxError(str(reply.get("error", "the interpreter could not be forked")))
             channel = Channel(ours)
             self.pool._retain(self._family)
-            child = Interpreter(self.pool, channel, self._family, self.tools)
+            child = SandboxInterpreter(self.pool, channel, self._family, self.tools)
             child._steps = self._steps
             try:
                 ready, _ = channel.recv(timeout=START_TIMEOUT_S)
@@ -472,7 +370,7 @@ class Interpreter:
         if self.pid:
             self.pool._kill(self._family, self.pid)
 
-    def __enter__(self) -> Interpreter:
+    def __enter__(self) -> SandboxInterpreter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -488,71 +386,9 @@ class Interpreter:
     # ------------------------------------------------------------------- tools
 
     def _serve_tool(self, request: dict, tool_calls: list[ToolCall]) -> None:
-        name = str(request.get("name", ""))
-        args = request.get("args") if isinstance(request.get("args"), list) else []
-        kwargs = request.get("kwargs") if isinstance(request.get("kwargs"), dict) else {}
-        tool = self.tools.get(name)
-        started = time.perf_counter()
-        output: str | None = None
-        error: str | None = None
-        retrieved: list[RetrievedDoc] = []
-        arguments = {"args": args, "kwargs": kwargs}
-        if tool is None:
-            error = f"there is no tool named {name!r}"
-        else:
-            try:
-                arguments = _bind_arguments(tool, args, kwargs)
-                value = tool(*args, **kwargs)
-                if isinstance(value, ToolOutput):
-                    output, retrieved = value.text, list(value.retrieved)
-                elif isinstance(value, str):
-                    output = value
-                else:
-                    output = value  # any JSON value travels as is
-                    json.dumps(value)
-            except TrajkitError as exc:
-                error = exc.one_line()
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-        latency = (time.perf_counter() - started) * 1000
-        text = (
-            output
-            if isinstance(output, str) or output is None
-            else json.dumps(output, ensure_ascii=False)
-        )
-        tool_calls.append(
-            ToolCall(
-                name=name,
-                arguments=json.dumps(arguments, ensure_ascii=False, default=str),
-                output=text,
-                error=error,
-                latency_ms=latency,
-                retrieved=retrieved,
-            )
-        )
-        self._channel.send(
-            {"op": "tool_result", "output": None if error else output, "error": error}
-        )
-
-
-def _bind_arguments(tool: Callable, args: list, kwargs: dict) -> dict:
-    try:
-        signature = inspect.signature(tool)
-    except (TypeError, ValueError):
-        return {"args": args, "kwargs": kwargs}
-    bound = signature.bind(*args, **kwargs)  # TypeError names the wrong argument
-    return dict(bound.arguments)
-
-
-def _check_tools(tools: dict[str, Callable]) -> dict[str, Callable]:
-    for name, tool in tools.items():
-        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-            raise ConfigError(f"tool name {name!r} is not a valid Python identifier", where="tools")
-        if name in ("final_answer", "print"):
-            raise ConfigError(f"tool name {name!r} is reserved", where="tools")
-        if not callable(tool):
-            raise ConfigError(f"tool {name!r} is not callable", where="tools")
-    return dict(tools)
+        record, reply = call_tool(self.tools, request)
+        tool_calls.append(record)
+        self._channel.send(reply)
 
 
 # ============================================================================ helpers
@@ -598,62 +434,6 @@ def _sandbox_error(reason: str, started: float) -> ExecResult:
     )
 
 
-def _launchers() -> list[tuple[str, list[str]]]:
-    """Ways to start the template, strongest first."""
-    unshare = shutil.which("unshare") or next(
-        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.path.exists(p)), None
-    )
-    if not sys.platform.startswith("linux"):
-        return [("plain", [])]
-    options = []
-    user = [] if os.geteuid() == 0 else ["--map-root-user"]
-    if unshare:
-        options.append(
-            (
-                "namespaces",
-                [
-                    unshare,
-                    *user,
-                    "--net",
-                    "--mount",
-                    "--pid",
-                    "--fork",
-                    "--kill-child",
-                    "--mount-proc",
-                ],
-            )
-        )
-        options.append(("network-namespace", [unshare, *user, "--net"]))
-    options.append(("plain", []))
-    return options
-
-
-def _launch_environment() -> dict[str, str]:
-    # Nothing from the parent's environment: no API keys, tokens, proxies or paths.
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    try:
-        process.kill()
-        process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-
-
-def _count_user_processes() -> int:
-    uid = os.getuid()
-    count = 0
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
 # ======================================================================= shared pool
 
 _LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
@@ -677,6 +457,3 @@ def _close_all_pools() -> None:
             pool.close()
         except Exception:
             pass
-
-
-Sandbox = SandboxPool
