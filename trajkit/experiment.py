@@ -1,6 +1,10 @@
 """The distillation experiment's report: the paper's table in miniature, from finished runs.
 
-    python -m trajkit.experiment report OUT_DIR LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--wall-s S]
+    python -m trajkit.experiment report OUT_DIR LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+        [--role ROLE=LABEL] [--rename SOURCE=BENCHMARK] [--train LABEL=RUN_DIR]
+        [--timings TSV] [--wall-s S] [--notes-file FILE]
+
+`make experiment` (`scripts/experiment.sh`) runs it at the end of the experiment.
 
 Each run is a trajkit dataset (a teacher build or a `trajkit eval` run). The report gives, per
 method, accuracy on each benchmark (split by domain where a benchmark mixes domains) with a 95%

@@ -1,6 +1,7 @@
 """Summary statistics of datasets, computed in SQL over the trajkit views.
 
-Used by `trajkit stats`, the Hub dataset card and the evaluation reports.
+Used by `trajkit stats`, the Hub dataset card (and its charts) and experiment tracking
+(`trajkit.tracking`).
 """
 
 from __future__ import annotations

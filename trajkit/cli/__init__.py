@@ -1,8 +1,12 @@
 """The `trajkit` command line: a thin typer app.
 
-Each command group lives in its own module (`trajkit/cli/<group>.py`) exposing
-`register(app)`. Modules here import only typer/rich at top level; the library and any heavy
-dependency are imported inside the command functions so `trajkit --help` stays fast.
+Each command group lives in its own module (`trajkit/cli/<group>.py`, listed in GROUPS)
+exposing `register(app)`. Beside them are the helpers only the commands use: `output` (errors
+and summaries), `render` (trajectories and tables in the terminal), `tabular` (query results to
+csv/json/parquet), `schemafiles` (the published JSON Schema files) and `report` (the evaluation
+report). Command modules import only typer, rich and `output` at top level; the library, the
+other helpers and any heavy dependency are imported inside the command functions so
+`trajkit --help` stays fast.
 """
 
 from __future__ import annotations
@@ -36,13 +40,7 @@ def _root(
 
 def _register_groups() -> None:
     for name in GROUPS:
-        try:
-            module = importlib.import_module(f"trajkit.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"trajkit.cli.{name}":
-                continue  # group not built yet
-            raise
-        module.register(app)
+        importlib.import_module(f"trajkit.cli.{name}").register(app)
 
 
 _register_groups()

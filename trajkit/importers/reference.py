@@ -3,7 +3,7 @@
 One line per question: `{model_id, question, generated_answer, true_answer, log_data, cost}`
 (+ `score` after scoring), or `{model_id, question, error, log_data: null, cost}` for a failed
 run. `log_data.messages` holds the conversation: system, user, then per step an `assistant`
-turn ("Thought: ... Code: ```py ...```<end_code>"), a `tool-call` turn ("Calling tools:\n" and a
+turn ("Thought: ... Code: ```py ...```<end_code>"), a `tool-call` turn ("Calling tools:\\n" and a
 Python repr of the call list, not JSON) and a `tool-response` turn ("Call id: ...\\nObservation:\\n..." or
 "...Error:\\n..."). A parse error has no tool-call turn. Roles may be spelled
 "MessageRole.ASSISTANT", and `log_data` may be a JSON string (the published HF datasets).
