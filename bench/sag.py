@@ -127,8 +127,9 @@ def bench_forks(n: int) -> None:
 
 
 def bench_step(backend, n: int, max_tokens: int) -> None:
-    from trajkit.agent.loop import AgentSettings, _step
-    from trajkit.schema import Task, Usage
+    from trajkit.agent.config import AgentConfig, AgentSettings
+    from trajkit.agent.loop import Episode, _step
+    from trajkit.schema import Task
     from trajkit.tools.sandbox import SandboxPool
 
     pool = SandboxPool()
@@ -136,16 +137,14 @@ def bench_step(backend, n: int, max_tokens: int) -> None:
     task = Task(task_id="bench:0", source="bench", split="test", domain="math", question=QUESTIONS[0], gold_answer="0")
 
     def one_step(candidates: int) -> float:
-        settings = AgentSettings(
+        settings = AgentSettings(  # candidates sample at the paper's temperature 0.4, top_p 0.8 (AgentConfig)
+            agent=AgentConfig(candidates=candidates, max_steps=5),
             system_prompt=system,
             sampling=Sampling(temperature=0.0, max_tokens=max_tokens, seed=0),
-            candidate_sampling=candidate_sampling(candidates, max_tokens, 0) if candidates > 1 else None,
-            candidates=candidates,
-            max_steps=5,
         )
         interp = pool.new_interpreter()
         started = time.perf_counter()
-        _, next_interp, _ = asyncio.run(_step(task, backend, interp, settings, [], 0, None, Usage()))
+        _, next_interp, _ = asyncio.run(_step(Episode(task, backend, settings), interp, None))
         elapsed = time.perf_counter() - started
         next_interp.close()
         return elapsed

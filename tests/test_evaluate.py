@@ -5,8 +5,9 @@ import json
 import yaml
 
 from tests.build.conftest import STEP_1, STEP_2
+from trajkit.agent.cot import extract_cot_answer
 from trajkit.cli.report import write_report
-from trajkit.evaluate import evaluate, extract_cot_answer, metrics, model_config
+from trajkit.evaluate import evaluate, metrics, model_config
 from trajkit.query import sql
 
 

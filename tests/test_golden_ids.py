@@ -17,12 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trajkit.build import plan_build
 from trajkit.evaluate import load_eval_recipe, plan_eval
+from trajkit.plan import plan_build
 from trajkit.recipe import load_build_recipe
 from trajkit.schema import ToolInfo, trajectory_id
-from trajkit.tools.policy import SandboxPolicy
-from trajkit.tools.toolbox import _policy
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -44,7 +42,7 @@ GOLDEN = {
 
 
 def _tool_infos(sandbox_config) -> list[ToolInfo]:
-    interpreter = _policy(sandbox_config, SandboxPolicy).describe()
+    interpreter = sandbox_config.policy().describe()
     return [ToolInfo(name="python_interpreter", version=interpreter), ToolInfo(name="search", version="pinned")]
 
 

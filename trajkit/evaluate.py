@@ -12,27 +12,34 @@ compares runs in the terminal, in Markdown and in an HTML page with charts.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from trajkit.agent.cot import extract_cot_answer, run_cot  # noqa: F401  (re-exported: the CoT mode)
+from trajkit.agent.config import AgentConfig
 from trajkit.errors import ConfigError
 from trajkit.executors.config import ExecutorConfig
-from trajkit.recipe import AgentConfig, GradingConfig, Strict, ToolsConfig, read_yaml, validate
-from trajkit.schema import Sampling, Task
+from trajkit.recipe import GradingConfig, ToolsConfig, read_yaml, validate
+from trajkit.schema import Model, Sampling, Task
+from trajkit.teachers.config import LocalTeacher, TeacherConfig, parse_teacher
+
+if TYPE_CHECKING:
+    from trajkit.plan import BuildPlan
+    from trajkit.recipe import BuildRecipe
+    from trajkit.rollout import BuildStats
+    from trajkit.schema import ToolInfo
+    from trajkit.store import Dataset
 
 
-class Benchmark(Strict):
+class Benchmark(Model):
     name: str | None = None
     tasks: dict[str, Any] | str
 
 
-class EvalRecipe(Strict):
+class EvalRecipe(Model):
     name: str | None = None
-    model: dict[str, Any] = Field(default_factory=dict)
+    model: TeacherConfig = Field(default_factory=LocalTeacher)
     benchmarks: list[Benchmark] = Field(min_length=1)
     mode: str = Field("agent", pattern="^(agent|cot)$")
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=384))
@@ -45,6 +52,11 @@ class EvalRecipe(Strict):
     flush_every: int = Field(16, ge=1)
     output: str
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, block: Any) -> TeacherConfig:
+        return parse_teacher(block, where="model")
 
 
 def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
@@ -62,8 +74,8 @@ def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
         return {"backend": "openai", "base_url": url, "model": name or base.get("model", "default")}
     if model.startswith("vllm:"):
         return {"backend": "vllm", "model": model[len("vllm:"):]}
-    from trajkit.embedded import EMBEDDED_REGISTRY_NAME
-    from trajkit.models import spec_kind
+    from trajkit.models.registry import EMBEDDED_REGISTRY_NAME
+    from trajkit.models.specs import spec_kind
 
     kind = spec_kind(model, where="--model")
 
@@ -87,7 +99,8 @@ def load_eval_recipe(path: str | Path, *, model: str | None = None, output: str 
     if output:
         data["output"] = output
     recipe = validate(EvalRecipe, data, str(path))
-    updates: dict[str, Any] = {"model": model_config(model, recipe.model)}
+    block = model_config(model, dict(data.get("model") or {}))  # as written: the provenance reads it
+    updates: dict[str, Any] = {"model": parse_teacher(block, where="--model" if model else f"{path}: model")}
     if candidates is not None:
         updates["agent"] = recipe.agent.model_copy(update={"candidates": candidates})
     if limit is not None:
@@ -95,7 +108,7 @@ def load_eval_recipe(path: str | Path, *, model: str | None = None, output: str 
             b.model_copy(update={"tasks": {**_spec(b.tasks), "limit": limit}}) for b in recipe.benchmarks
         ]
     recipe = recipe.model_copy(update=updates)
-    raw = recipe.model_dump(mode="json")
+    raw = {**recipe.model_dump(mode="json"), "model": block}
     return recipe, raw
 
 
@@ -103,8 +116,9 @@ def _spec(tasks: dict | str) -> dict:
     return dict(tasks) if isinstance(tasks, dict) else {"source": tasks}
 
 
-def as_build_recipe(recipe: EvalRecipe):
-    """The build engine's view of an eval recipe (one plan over every benchmark)."""
+def as_build_recipe(recipe: EvalRecipe) -> BuildRecipe:
+    """The build engine's view of an eval recipe (one plan over every benchmark; its `tasks`,
+    the first benchmark's, are not loaded: `plan_eval` loads every benchmark)."""
     from trajkit.recipe import BuildRecipe
 
     return BuildRecipe(
@@ -126,12 +140,17 @@ def as_build_recipe(recipe: EvalRecipe):
     )
 
 
-def plan_eval(recipe: EvalRecipe, raw: dict, tool_infos):
-    from trajkit.build import plan_build
+def plan_eval(recipe: EvalRecipe, raw: dict[str, Any], tool_infos: list[ToolInfo]) -> BuildPlan:
+    """One plan over every benchmark's tasks (each task's `source` is its benchmark's name)."""
+    from trajkit.plan import make_plan
+
+    return make_plan(as_build_recipe(recipe), {**raw, "mode": recipe.mode}, benchmark_tasks(recipe), tool_infos=tool_infos)
+
+
+def benchmark_tasks(recipe: EvalRecipe) -> list[Task]:
+    """The tasks of every benchmark in order, each task id once."""
     from trajkit.tasks import load_tasks
 
-    build_recipe = as_build_recipe(recipe)
-    plan = plan_build(build_recipe, {**raw, "mode": recipe.mode}, tool_infos=tool_infos)
     tasks: list[Task] = []
     seen: set[str] = set()
     for benchmark in recipe.benchmarks:
@@ -141,8 +160,7 @@ def plan_eval(recipe: EvalRecipe, raw: dict, tool_infos):
             if task.task_id not in seen:
                 seen.add(task.task_id)
                 tasks.append(task)
-    plan.tasks = tasks
-    return plan
+    return tasks
 
 
 def evaluate(
@@ -156,9 +174,10 @@ def evaluate(
     executor: str | None = None,
     address: str | None = None,
     actors: int | None = None,
-):
+) -> tuple[Dataset, BuildStats]:
     """Run an eval recipe to completion; returns (dataset, stats). `executor`, `address` and
     `actors` override the recipe's `executor:` block (as for `trajkit build`)."""
+    from trajkit.build import run_plan
     from trajkit.executors import resolve_executor
     from trajkit.tools.toolbox import open_toolbox
 
@@ -167,25 +186,10 @@ def evaluate(
     tools = recipe.tools if recipe.mode == "agent" else ToolsConfig(retriever=None)
     toolbox = open_toolbox(tools, start_sandbox=recipe.mode == "agent")
     try:
-        plan = plan_eval(recipe, raw, toolbox.infos)
-        if recipe.executor.kind == "ray":  # each actor opens its own model and tools
-            from trajkit.executors.ray_driver import run_on_ray
-
-            return run_on_ray(plan, recipe.executor, show_progress=show_progress, label="eval")
-        return asyncio.run(_run(plan, recipe, toolbox, show_progress))
+        plan = plan_eval(recipe, raw, toolbox.infos)  # its mode picks the agent loop or one CoT generation
+        return run_plan(plan, toolbox, label="eval", show_progress=show_progress)
     finally:
         toolbox.close()
-
-
-async def _run(plan, recipe: EvalRecipe, toolbox, show_progress: bool):
-    from trajkit.build import run_with_progress
-    from trajkit.teachers import make_backend
-
-    backend = make_backend(recipe.model, where="model")
-    try:  # the build engine answers with `run_cot` when the plan's mode is cot
-        return await run_with_progress(plan, backend, toolbox, label="eval", show_progress=show_progress)
-    finally:
-        await backend.aclose()
 
 
 # ----------------------------------------------------------------------------- metrics

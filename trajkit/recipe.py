@@ -16,36 +16,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from trajkit.agent.config import AgentConfig
 from trajkit.agent.cot import COT_PROMPT
 from trajkit.errors import ConfigError, InputError
 from trajkit.executors.config import ExecutorConfig
-from trajkit.schema import Sampling
+from trajkit.schema import Model, Sampling
+from trajkit.teachers.config import LocalTeacher, TeacherConfig, parse_teacher
+from trajkit.tools.policy import SandboxPolicy
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AgentConfig(Strict):
-    max_steps: int = Field(5, ge=1, le=50)
-    first_thought_prefix: bool = False
-    candidates: int = Field(1, ge=1, le=64, description="self-consistent action generation when > 1")
-    candidate_temperature: float = 0.4
-    candidate_top_p: float = 0.8
-    force_format: bool = Field(False, description="constrained decoding of Thought/Code for weak models")
-    force_final_answer: bool = Field(False, description="the last step starts with final_answer( (max-steps fallback)")
-
-
-class SandboxConfig(Strict):
+class SandboxConfig(Model):
     timeout_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(1024, ge=64)
     allowed_imports: list[str] | None = None
     workers: int | None = Field(None, ge=1)
 
+    def policy(self) -> SandboxPolicy:
+        """The sandbox policy of this block: `timeout_s` limits both wall and CPU time per
+        step; the limits the block does not name keep the policy's defaults."""
+        imports = {} if self.allowed_imports is None else {"allowed_imports": tuple(self.allowed_imports)}
+        return SandboxPolicy(wall_time_s=self.timeout_s, cpu_time_s=self.timeout_s, memory_mb=self.memory_mb, **imports)
 
-class RetrieverConfig(Strict):
+
+class RetrieverConfig(Model):
     index: str | None = Field(None, description="index directory; 'builtin' or none = the built-in Wikipedia corpus")
     corpus: str | None = Field(None, description="corpus Parquet/JSONL to index (cached) when no index is given")
     url: str | None = Field(None, description="remote retriever (POST /retrieve)")
@@ -53,20 +48,20 @@ class RetrieverConfig(Strict):
     k: int = Field(3, ge=1, le=50)
 
 
-class ToolsConfig(Strict):
+class ToolsConfig(Model):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     retriever: RetrieverConfig | None = Field(default_factory=RetrieverConfig)
 
 
-class GradingConfig(Strict):
+class GradingConfig(Model):
     grader: str = "auto"
     math_timeout_s: float = 5.0
 
 
-class BuildRecipe(Strict):
+class BuildRecipe(Model):
     name: str | None = None
     tasks: dict[str, Any] | str
-    teacher: dict[str, Any] = Field(default_factory=dict)
+    teacher: TeacherConfig = Field(default_factory=LocalTeacher)
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=512))
     prompt: str = "teacher"
     agent: AgentConfig = Field(default_factory=AgentConfig)
@@ -84,6 +79,11 @@ class BuildRecipe(Strict):
         "openai: logprobs only); not part of the dataset's fingerprint",
     )
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="local, or ray (trajkit.executors)")
+
+    @field_validator("teacher", mode="before")
+    @classmethod
+    def _teacher(cls, block: Any) -> TeacherConfig:
+        return parse_teacher(block, where="teacher")
 
     @model_validator(mode="after")
     def _cot_prompt(self) -> BuildRecipe:
@@ -141,8 +141,12 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def validate(model: type[BaseModel], data: dict, where: str):
+    """`model` validated from a recipe's `data`; any error is one ConfigError naming the
+    file `where` and the YAML path of the bad value."""
     try:
         return model.model_validate(data)
+    except ConfigError as exc:  # raised by a field's own check (the teacher block)
+        raise ConfigError(exc.what, where=f"{where}: {exc.where}" if exc.where else where, fix=exc.fix) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "(recipe)"

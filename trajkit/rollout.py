@@ -1,48 +1,107 @@
-"""One rollout: a task and a sample index in, one graded `Trajectory` out.
+"""The rollout engine that build and eval share: work items in, graded trajectories out.
 
-The local build (`trajkit.build.run_build`) and the Ray executor's actors
-(`trajkit.executors.worker`) run the same two functions, so a trajectory is the same whichever
-executor made it: `make_runner` picks the agent loop or the CoT generation for a plan, and
-`rollout` runs it, grades the answer and wraps the result with the plan's provenance.
+- `make_runner` picks what one rollout runs for a plan: the CodeAct agent loop
+  (`trajkit.agent.loop.run_agent`) or one CoT generation (`trajkit.agent.cot.run_cot`);
+- `rollout` runs it on one task, grades the answer and wraps the result with the plan's
+  provenance into a `Trajectory`;
+- `run_rollouts` runs many: `concurrency` workers pull work items from one queue, so a build of
+  100k tasks holds `concurrency` rollouts, not 100k coroutines;
+- `Committer` is the build's one writer: it commits finished trajectories in batches of
+  `flush_every`, each one atomic shard (`Dataset.append_new`);
+- `run_build` / `run_local` tie them together on this machine. The Ray executor's actors
+  (`trajkit.executors.worker`) run the same `run_rollouts`, so a trajectory is the same
+  whichever executor made it.
+
+A killed build loses at most the trajectories not yet committed; trajectory ids are
+deterministic, so re-running the recipe resumes. Rollouts whose backend failed after its
+retries are stored with `status=teacher_error` and redone by `--retry-failed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from trajkit.plan import BuildPlan, WorkItem, open_output, work_items
 from trajkit.schema import Task, Trajectory
+from trajkit.store import Dataset
 
 if TYPE_CHECKING:
-    from trajkit.build import BuildPlan
+    from trajkit.agent.steps import AgentResult
+    from trajkit.teachers.base import Backend
+    from trajkit.tools.toolbox import Toolbox
 
-Runner = Callable[[Task], Awaitable[Any]]  # task -> AgentResult
+Runner = Callable[[Task], Awaitable["AgentResult"]]
+Progress = Callable[["BuildStats"], None]
 
 
-def make_runner(plan: BuildPlan, backend, toolbox) -> Runner:
+@dataclass
+class BuildStats:
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    answered: int = 0
+    correct: int = 0
+    failed: int = 0
+    step_errors: int = 0
+    completion_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return max(time.perf_counter() - self.started, 1e-9)
+
+    def count(self, trajectory: Trajectory) -> None:
+        """Add one finished trajectory to the counters."""
+        self.done += 1
+        self.answered += trajectory.outcome.status == "answered"
+        self.correct += bool(trajectory.outcome.correct)
+        self.failed += trajectory.outcome.status == "teacher_error"
+        self.step_errors += sum(step.error is not None for step in trajectory.steps)
+        self.completion_tokens += trajectory.usage.completion_tokens
+
+    def summary(self) -> dict:
+        rate = self.done / self.elapsed
+        return {
+            "trajectories": self.done,
+            "skipped (already built)": self.skipped,
+            "correct": f"{self.correct}/{self.done}",
+            "teacher errors": self.failed,
+            "traj/s": f"{rate:.2f}",
+            "tokens/s": f"{self.completion_tokens / self.elapsed:.1f}",
+            "wall": f"{self.elapsed:.1f}s",
+        }
+
+
+def make_runner(plan: BuildPlan, backend: Backend, toolbox: Toolbox | None) -> Runner:
     """The CodeAct agent loop, or one CoT generation when the plan's mode is cot (then
     `toolbox` may be None)."""
     if plan.recipe.mode == "cot":
         from trajkit.agent.cot import run_cot
 
-        async def cot_runner(task: Task):
+        async def cot_runner(task: Task) -> AgentResult:
             return await run_cot(task, backend, plan.system_prompt, plan.recipe.sampling)
 
         return cot_runner
     from trajkit.agent.loop import run_agent
-    from trajkit.build import agent_settings
 
-    settings = agent_settings(plan)
+    if toolbox is None:
+        raise ValueError("an agent plan needs a toolbox")
+    settings = plan.agent_settings()
+    new_interpreter = toolbox.new_interpreter
 
-    async def agent_runner(task: Task):
-        return await run_agent(task, backend, toolbox.new_interpreter, settings)
+    async def agent_runner(task: Task) -> AgentResult:
+        return await run_agent(task, backend, new_interpreter, settings)
 
     return agent_runner
 
 
 async def rollout(plan: BuildPlan, runner: Runner, task: Task, sample: int) -> Trajectory:
     """Run one rollout and grade it."""
-    from trajkit.tasks.grading import agrade
+    from trajkit.grading.graders import agrade
 
     result = await runner(task)
     outcome = result.outcome
@@ -58,3 +117,88 @@ async def rollout(plan: BuildPlan, runner: Runner, task: Task, sample: int) -> T
         task=task, provenance=plan.provenance, outcome=outcome,
         steps=result.steps, sample_index=sample, usage=result.usage,
     )
+
+
+async def run_rollouts(
+    plan: BuildPlan, runner: Runner, items: Sequence[WorkItem], finished: Callable[[Trajectory], Awaitable[None]]
+) -> None:
+    """Run every item, `plan.recipe.concurrency` at a time, handing each trajectory to
+    `finished` as it completes. Workers pull items in order from one shared queue."""
+    queue: Iterable[WorkItem] = iter(items)
+
+    async def worker() -> None:
+        for item in queue:  # one iterator shared by every worker: each item is taken once
+            await finished(await rollout(plan, runner, item.task, item.sample))
+
+    await asyncio.gather(*(worker() for _ in range(min(plan.recipe.concurrency, len(items)))))
+
+
+class Committer:
+    """The one writer of a local build: finished trajectories are batched and every
+    `flush_every` of them committed as one atomic shard (`Dataset.append_new`, in a thread)."""
+
+    def __init__(self, dataset: Dataset, flush_every: int):
+        self._dataset = dataset
+        self._flush_every = flush_every
+        self._batch: list[Trajectory] = []
+        self._lock = asyncio.Lock()
+
+    async def add(self, trajectory: Trajectory) -> None:
+        self._batch.append(trajectory)
+        if len(self._batch) >= self._flush_every:
+            await self.commit()
+
+    async def commit(self) -> None:
+        async with self._lock:
+            batch, self._batch = self._batch, []
+            if batch:
+                await asyncio.to_thread(self._dataset.append_new, batch)
+
+
+async def run_build(
+    plan: BuildPlan,
+    backend: Backend,
+    toolbox: Toolbox | None,
+    *,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+    runner: Runner | None = None,
+) -> tuple[Dataset, BuildStats]:
+    """Run every remaining rollout of `plan` on this machine, committing shards as they finish.
+
+    `runner` defaults to `make_runner(plan, backend, toolbox)`."""
+    dataset = open_output(plan, retry_failed=retry_failed)
+    items, skipped = work_items(plan.tasks, plan.provenance.fingerprint, plan.recipe.samples_per_task, dataset.trajectory_ids())
+    stats = BuildStats(total=len(items) + skipped, skipped=skipped)
+    committer = Committer(dataset, plan.recipe.flush_every)
+
+    async def finished(trajectory: Trajectory) -> None:
+        stats.count(trajectory)
+        if progress is not None:
+            progress(stats)
+        await committer.add(trajectory)
+
+    try:
+        await run_rollouts(plan, runner or make_runner(plan, backend, toolbox), items, finished)
+    finally:
+        await committer.commit()
+    return Dataset.open(plan.output), stats
+
+
+async def run_local(
+    plan: BuildPlan, toolbox: Toolbox | None, *, label: str, show_progress: bool, retry_failed: bool = False
+) -> tuple[Dataset, BuildStats]:
+    """`run_build` with the backend of the plan's teacher block, and a live progress bar
+    when asked."""
+    from trajkit.teachers import make_backend
+
+    backend = make_backend(plan.recipe.teacher)
+    try:
+        if not show_progress:
+            return await run_build(plan, backend, toolbox, retry_failed=retry_failed)
+        from trajkit.progress import BuildProgress
+
+        with BuildProgress(description=f"{label} {plan.output.name}") as bar:
+            return await run_build(plan, backend, toolbox, retry_failed=retry_failed, progress=bar.update)
+    finally:
+        await backend.aclose()

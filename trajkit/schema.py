@@ -59,7 +59,9 @@ JsonText = Annotated[str, Field(description="JSON text")]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+    """The base of every trajkit model, data and recipe blocks alike: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 # ----------------------------------------------------------------------------- task

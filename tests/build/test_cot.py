@@ -8,10 +8,12 @@ import yaml
 from tests.build.conftest import STEP_1, STEP_2, write_recipe
 from trajkit.agent.cot import cot_messages
 from trajkit.agent.prompts import load_prompt
-from trajkit.build import build, plan_build, run_build
+from trajkit.build import build
 from trajkit.errors import ConfigError
+from trajkit.plan import plan_build
 from trajkit.query import sql
 from trajkit.recipe import load_build_recipe
+from trajkit.rollout import run_build
 from trajkit.store import Dataset
 from trajkit.teachers.scripted_server import ScriptedBackend
 from trajkit.validate import validate_dataset

@@ -27,7 +27,8 @@ from trajkit.agent.format import task_text
 from trajkit.schema import Outcome, Provenance, Sampling, Step, StepError, Task, Trajectory, Usage
 
 if TYPE_CHECKING:
-    from trajkit.agent.loop import AgentResult
+    from trajkit.agent.steps import AgentResult
+    from trajkit.teachers.base import Backend
 
 COT_PROMPT = "cot"  # the prompt template of CoT teachers and students
 FINAL_ANSWER = "Final answer:"
@@ -93,9 +94,9 @@ def is_cot_provenance(provenance: Provenance, trajectories: Iterable[Trajectory]
     return not any(step.code or step.tool_calls for traj in trajectories for step in traj.steps)
 
 
-async def run_cot(task: Task, backend, system_prompt: str, sampling: Sampling) -> AgentResult:
+async def run_cot(task: Task, backend: Backend, system_prompt: str, sampling: Sampling) -> AgentResult:
     """One CoT answer to `task`: a single generation with no tools, as a one-step result."""
-    from trajkit.agent.loop import AgentResult
+    from trajkit.agent.steps import AgentResult, answer_step, teacher_error_step
     from trajkit.teachers.base import GenerationRequest, TeacherError
 
     started = time.perf_counter()
@@ -103,7 +104,7 @@ async def run_cot(task: Task, backend, system_prompt: str, sampling: Sampling) -
     try:
         response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling.model_copy(update={"n": 1})))
     except TeacherError as exc:
-        step = Step(index=0, error=StepError(type="teacher_error", message=str(exc)[:1000]), train=False)
+        step = teacher_error_step(0, exc)
         return AgentResult(steps=[step], outcome=Outcome(status="teacher_error"), usage=Usage(steps=1))
     text = response.text
     truncated = response.finish_reason == "length"
@@ -120,10 +121,6 @@ async def run_cot(task: Task, backend, system_prompt: str, sampling: Sampling) -
     if answer is None:
         why = "was cut at max_tokens before" if truncated else "is empty or has an empty"
         error = StepError(type="parse_error", message=f"no answer: the reply {why} '{FINAL_ANSWER} ...' line")
-    step = Step(
-        index=0, thought=text.strip() or None, raw_output=text, final_answer=answer, error=error,
-        prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens,
-        latency_ms=response.latency_ms,
-    )
+    step = answer_step(response, answer, error)
     status = "answered" if answer is not None else "parse_error"
     return AgentResult(steps=[step], outcome=Outcome(status=status, final_answer=answer), usage=usage)

@@ -17,98 +17,91 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from trajkit.agent.config import AgentSettings
 from trajkit.agent.format import END_CODE, STOP_SEQUENCES, THOUGHT, conversation, parse_action
 from trajkit.agent.observation import observation_of
 from trajkit.agent.sag import CandidateRun, choose, to_candidates
+from trajkit.agent.steps import AgentResult, action_step, answer_text, teacher_error_step
 from trajkit.agent.toolspec import PYTHON_INTERPRETER
-from trajkit.schema import Outcome, Sampling, Step, StepError, Task, ToolCall, Usage
-from trajkit.teachers.base import GenerationRequest, TeacherError
+from trajkit.schema import Outcome, Sampling, Step, Task, ToolCall, Usage
+from trajkit.teachers.base import (
+    Backend,
+    GenerationRequest,
+    GenerationResponse,
+    Message,
+    TeacherError,
+)
+from trajkit.tools.protocol import ExecResult, Interpreter
 
-
-class Interpreter(Protocol):
-    """One sandboxed Python interpreter with state kept across steps (trajkit.tools)."""
-
-    def run(self, code: str) -> Any: ...  # ExecResult
-
-    def fork(self) -> Interpreter: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass
-class AgentSettings:
-    system_prompt: str
-    max_steps: int = 5
-    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=512))
-    candidates: int = 1  # self-consistent action generation when > 1
-    candidate_sampling: Sampling | None = None  # default: temperature 0.4, top_p 0.8
-    first_thought_prefix: bool = False
-    cot_prompt: str | None = None  # system prompt of the first-thought pass
-    force_format: bool = False  # start turns with "Thought:" and force a code block when missing
-    force_final_answer: bool = False  # the last step must call final_answer (smolagents' max-steps fallback)
-    capture_tokens: bool = False  # store each step's completion token ids and logprobs (token-exact capture)
+InterpreterFactory = Callable[[], Interpreter]
 
 
 @dataclass
-class AgentResult:
-    steps: list[Step]
-    outcome: Outcome
-    usage: Usage
+class Episode:
+    """One trajectory being generated: what each step reads, and the steps and usage so far."""
+
+    task: Task
+    backend: Backend
+    settings: AgentSettings
+    steps: list[Step] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+    async def generate(self, request: GenerationRequest) -> GenerationResponse:
+        """Ask the backend, counting the tokens and the call in the episode's usage."""
+        response = await self.backend.generate(request)
+        self.usage.prompt_tokens += response.prompt_tokens
+        self.usage.completion_tokens += response.completion_tokens
+        self.usage.model_calls += 1
+        return response
 
 
-async def run_agent(task: Task, backend, new_interpreter, settings: AgentSettings) -> AgentResult:
+async def run_agent(task: Task, backend: Backend, new_interpreter: InterpreterFactory, settings: AgentSettings) -> AgentResult:
     """Run one trajectory. `new_interpreter()` returns a fresh sandboxed interpreter."""
     started = time.perf_counter()
-    usage = Usage()
-    steps: list[Step] = []
-    answer: Any = None
-    answered = False
+    episode = Episode(task, backend, settings)
+    answer: str | None = None
     status = "max_steps"
     interpreter = await asyncio.to_thread(new_interpreter)
     try:
-        prefix = None
-        if settings.first_thought_prefix:
-            prefix = await _first_thought(task, backend, settings, usage)
-        for index in range(settings.max_steps):
-            step_prefix = prefix if index == 0 else None
-            step, interpreter, result = await _step(task, backend, interpreter, settings, steps, index, step_prefix, usage)
-            steps.append(step)
+        prefix = await _first_thought(episode) if settings.agent.first_thought_prefix else None
+        for index in range(settings.agent.max_steps):
+            step, interpreter, result = await _step(episode, interpreter, prefix if index == 0 else None)
+            episode.steps.append(step)
             if step.error is not None and step.error.type == "sandbox_error":
                 status = "sandbox_error"
                 break
             if result is not None and result.answered and step.error is None:
-                answered, answer, status = True, result.final_answer, "answered"
+                answer, status = answer_text(result.final_answer), "answered"
                 break
     except TeacherError as exc:
         status = "teacher_error"
-        steps.append(
-            Step(index=len(steps), error=StepError(type="teacher_error", message=_clip(str(exc), 1000)), train=False)
-        )
+        episode.steps.append(teacher_error_step(len(episode.steps), exc))
     finally:
         await asyncio.to_thread(interpreter.close)
-    usage.steps = len(steps)
+    usage = episode.usage
+    usage.steps = len(episode.steps)
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
     usage.wall_time_s = round(time.perf_counter() - started, 4)
-    outcome = Outcome(status=status, final_answer=answer_text(answer) if answered else None)
-    return AgentResult(steps=steps, outcome=outcome, usage=usage)
+    return AgentResult(steps=episode.steps, outcome=Outcome(status=status, final_answer=answer), usage=usage)
 
 
-async def _first_thought(task: Task, backend, settings: AgentSettings, usage: Usage) -> str | None:
+async def _first_thought(episode: Episode) -> str | None:
+    """The first-thought prefix: the first step of the model's plain chain-of-thought answer."""
     from trajkit.agent.format import task_text
 
+    settings = episode.settings
     messages = [
         {"role": "system", "content": settings.cot_prompt or "Think step by step."},
-        {"role": "user", "content": task_text(task.question)},
+        {"role": "user", "content": task_text(episode.task.question)},
     ]
     # only the first step of the CoT answer is used: stop at its first blank line, and keep the
     # request short (a whole CoT answer costs minutes of CPU on the embedded teacher)
     max_tokens = min(settings.sampling.max_tokens, FIRST_THOUGHT_MAX_TOKENS)
     sampling = settings.sampling.model_copy(update={"n": 1, "stop": ["\n\n"], "max_tokens": max_tokens})
-    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling))
-    _count(usage, response)
+    response = await episode.generate(GenerationRequest(messages=messages, sampling=sampling))
     return first_step(response.text)
 
 
@@ -129,48 +122,44 @@ def first_step(text: str) -> str | None:
     return f"Thought: {first}" if first else None
 
 
-async def _step(task, backend, interpreter, settings: AgentSettings, history, index, prefix, usage):
-    messages = conversation(settings.system_prompt, task.question, history)
-    n = max(1, settings.candidates)
-    sampling = settings.sampling if n == 1 else (settings.candidate_sampling or _default_candidate_sampling(settings))
+async def _step(episode: Episode, interpreter: Interpreter, prefix: str | None) -> tuple[Step, Interpreter, ExecResult | None]:
+    """One step: ask for the next action (n candidates with self-consistent action generation),
+    run it, and build the step. Returns the step, the interpreter the trajectory continues
+    with (the winning candidate's fork) and what running the chosen code gave."""
+    settings, agent = episode.settings, episode.settings.agent
+    index = len(episode.steps)
+    messages = conversation(settings.system_prompt, episode.task.question, episode.steps)
+    n = agent.candidates
+    sampling = settings.sampling if n == 1 else agent.candidate_sampling(settings.sampling)
     sampling = sampling.model_copy(update={"n": n, "stop": list(sampling.stop or STOP_SEQUENCES)})
     started = time.perf_counter()
-    opening = prefix or (THOUGHT if settings.force_format else None)
-    if settings.force_final_answer and index == settings.max_steps - 1:
+    opening = prefix or (THOUGHT if agent.force_format else None)
+    if agent.force_final_answer and index == agent.max_steps - 1:
         opening = FINAL_OPENING
-    response = await backend.generate(GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening,
-                                                        logprobs=settings.capture_tokens))
-    _count(usage, response)
+    response = await episode.generate(
+        GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening, logprobs=settings.capture_tokens)
+    )
     texts = [(opening or "") + choice.text for choice in response.choices]
     completion_tokens = response.completion_tokens
-    if settings.force_format:
-        texts, extra = await _force_code_blocks(texts, messages, backend, sampling, usage)
+    if agent.force_format:
+        texts, extra = await _force_code_blocks(episode, texts, messages, sampling)
         completion_tokens += extra
     if n == 1:
-        run = await asyncio.to_thread(_run_candidate, 0, texts[0], interpreter)
-        winner, runs, counts = run, [run], {}
-        next_interpreter = interpreter
+        winner = await asyncio.to_thread(_run_candidate, 0, texts[0], interpreter)
+        runs, counts, next_interpreter = [winner], {}, interpreter
     else:
         runs = await _run_candidates(texts, interpreter)
         winner, counts = choose(runs)
         next_interpreter = winner.interpreter or interpreter
         await asyncio.to_thread(_close_losers, runs, winner, interpreter)
-    step = Step(
-        index=index,
-        thought=winner.thought,
-        code=winner.code,
-        observation=winner.observation,
-        raw_output=winner.raw_output,
+    step = action_step(
+        index, winner, response,
         prefix=prefix,
         tool_calls=_tool_calls(winner),
-        error=winner.error,
-        final_answer=answer_text(winner.final_answer) if winner.answered and winner.error is None else None,
-        prompt_tokens=response.prompt_tokens,
+        candidates=to_candidates(runs, winner, counts) if n > 1 else [],
         completion_tokens=completion_tokens,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        candidates=to_candidates(runs, winner, counts) if n > 1 else [],
-        token_ids=response.choices[winner.index].token_ids if settings.capture_tokens else None,
-        logprobs=response.choices[winner.index].logprobs if settings.capture_tokens else None,
+        capture_tokens=settings.capture_tokens,
     )
     return step, next_interpreter, winner.result
 
@@ -178,7 +167,9 @@ async def _step(task, backend, interpreter, settings: AgentSettings, history, in
 FINAL_OPENING = "Thought: I will now give the final answer.\nCode:\n```py\nfinal_answer("
 
 
-async def _force_code_blocks(texts: list[str], messages, backend, sampling: Sampling, usage: Usage) -> tuple[list[str], int]:
+async def _force_code_blocks(
+    episode: Episode, texts: list[str], messages: Sequence[Message], sampling: Sampling
+) -> tuple[list[str], int]:
     """Constrained decoding for weak models: an output without a code block is cut after its
     first paragraph of thought, "Code:" and a ```py fence are appended, and the model
     continues from there, so every action has the format the agent loop parses."""
@@ -188,12 +179,11 @@ async def _force_code_blocks(texts: list[str], messages, backend, sampling: Samp
     one = sampling.model_copy(update={"n": 1, "stop": ["```", END_CODE, "Observation:"]})
     openings = {i: _code_opening(texts[i]) for i in missing}
     responses = await asyncio.gather(
-        *(backend.generate(GenerationRequest(messages=messages, sampling=one, assistant_prefix=openings[i])) for i in missing)
+        *(episode.generate(GenerationRequest(messages=messages, sampling=one, assistant_prefix=openings[i])) for i in missing)
     )
     fixed = list(texts)
     extra = 0
     for i, response in zip(missing, responses, strict=True):
-        _count(usage, response)
         extra += response.completion_tokens
         fixed[i] = f"{openings[i]}{response.text.rstrip()}\n```{END_CODE}"
     return fixed, extra
@@ -205,11 +195,7 @@ def _code_opening(text: str) -> str:
     return f"{thought}\nCode:\n```py\n"
 
 
-def _default_candidate_sampling(settings: AgentSettings) -> Sampling:
-    return settings.sampling.model_copy(update={"temperature": 0.4, "top_p": 0.8})
-
-
-async def _run_candidates(texts: list[str], interpreter) -> list[CandidateRun]:
+async def _run_candidates(texts: list[str], interpreter: Interpreter) -> list[CandidateRun]:
     def run_one(i: int, text: str) -> CandidateRun:
         fork = interpreter.fork()
         return _run_candidate(i, text, fork, own_interpreter=True)
@@ -217,7 +203,7 @@ async def _run_candidates(texts: list[str], interpreter) -> list[CandidateRun]:
     return list(await asyncio.gather(*(asyncio.to_thread(run_one, i, t) for i, t in enumerate(texts))))
 
 
-def _close_losers(runs: list[CandidateRun], winner: CandidateRun, original) -> None:
+def _close_losers(runs: list[CandidateRun], winner: CandidateRun, original: Interpreter) -> None:
     for run in runs:
         if run is not winner and run.interpreter is not None:
             run.interpreter.close()
@@ -225,7 +211,7 @@ def _close_losers(runs: list[CandidateRun], winner: CandidateRun, original) -> N
         original.close()
 
 
-def _run_candidate(index: int, text: str, interpreter, own_interpreter: bool = False) -> CandidateRun:
+def _run_candidate(index: int, text: str, interpreter: Interpreter, own_interpreter: bool = False) -> CandidateRun:
     parsed = parse_action(text)
     run = CandidateRun(
         index=index,
@@ -267,19 +253,3 @@ def _tool_calls(run: CandidateRun) -> list[ToolCall]:
         )
         calls.extend(getattr(result, "tool_calls", None) or [])
     return calls
-
-
-def _count(usage: Usage, response) -> None:
-    usage.prompt_tokens += response.prompt_tokens
-    usage.completion_tokens += response.completion_tokens
-    usage.model_calls += 1
-
-
-def answer_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."

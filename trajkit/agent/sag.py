@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from trajkit.schema import Candidate
+from trajkit.schema import Candidate, StepError
+from trajkit.tools.protocol import ExecResult, Interpreter
 
 
 @dataclass
@@ -31,11 +33,11 @@ class CandidateRun:
     parse_ok: bool
     exec_ok: bool
     observation: str | None
-    final_answer: object | None  # JSON value, when the code called final_answer
+    final_answer: Any  # JSON value, when the code called final_answer
     answered: bool
-    error: object | None = None  # StepError
-    result: object | None = None  # the sandbox's ExecResult
-    interpreter: object | None = None  # the fork it ran on
+    error: StepError | None = None
+    result: ExecResult | None = None  # what running its code gave (None: it did not parse)
+    interpreter: Interpreter | None = None  # the fork it ran on (self-consistent actions only)
 
 
 def vote_key(run: CandidateRun) -> str | None:

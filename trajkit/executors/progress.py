@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trajkit.build import BuildStats
 from trajkit.progress import BuildProgress
+from trajkit.rollout import BuildStats
 
 
 @dataclass

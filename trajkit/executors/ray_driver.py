@@ -31,6 +31,7 @@ from trajkit.executors.config import ExecutorConfig
 from trajkit.executors.progress import ClusterProgress, ClusterStats
 from trajkit.executors.units import WorkUnit, plan_units
 from trajkit.executors.worker import RolloutWorker, UnitResult, shippable
+from trajkit.plan import BuildPlan, open_output
 from trajkit.store import Dataset
 
 WAIT_S = 0.5  # how long one ray.wait blocks before the progress bar is redrawn
@@ -48,11 +49,9 @@ class Slot:
 
 
 def run_on_ray(
-    plan, config: ExecutorConfig, *, retry_failed: bool = False, show_progress: bool = True, label: str = "build"
+    plan: BuildPlan, config: ExecutorConfig, *, retry_failed: bool = False, show_progress: bool = True, label: str = "build"
 ) -> tuple[Dataset, ClusterStats]:
     """Run every remaining rollout of `plan` on a Ray cluster; returns (dataset, stats)."""
-    from trajkit.build import open_output
-
     ray = require("ray", "ray", "the Ray executor (--executor ray)")
     started_here = connect(ray, config.address)
     try:
@@ -98,7 +97,7 @@ def connect(ray, address: str | None) -> bool:
 class Dispatcher:
     """Keeps every ready actor busy with units and commits what they return."""
 
-    def __init__(self, ray, plan, config: ExecutorConfig, dataset: Dataset, stats: ClusterStats, progress):
+    def __init__(self, ray, plan: BuildPlan, config: ExecutorConfig, dataset: Dataset, stats: ClusterStats, progress):
         self.ray = ray
         self.config = config
         self.dataset = dataset

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trajkit.schema import Task, stable_hash, trajectory_id
+from trajkit.plan import WorkItem, work_items
+from trajkit.schema import Task, stable_hash
 
 
 @dataclass
 class WorkUnit:
     index: int
-    items: list[tuple[Task, int, str]]  # (task, sample index, trajectory id)
+    items: list[WorkItem]
     attempts: int = 0
     unit_id: str = field(init=False)
 
@@ -38,14 +39,8 @@ def plan_units(
     units: list[WorkUnit] = []
     skipped = 0
     for start in range(0, len(tasks), unit_size):
-        items = []
-        for task in tasks[start : start + unit_size]:
-            for sample in range(samples_per_task):
-                tid = trajectory_id(task.task_id, fingerprint, sample)
-                if tid in done_ids:
-                    skipped += 1
-                else:
-                    items.append((task, sample, tid))
+        items, done = work_items(tasks[start : start + unit_size], fingerprint, samples_per_task, done_ids)
+        skipped += done
         if items:
             units.append(WorkUnit(index=start // unit_size, items=items))
     return units, skipped

@@ -14,9 +14,15 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trajkit.errors import ConfigError
+from trajkit.plan import BuildPlan
+
+if TYPE_CHECKING:
+    from trajkit.agent.steps import AgentResult
+    from trajkit.executors.units import WorkUnit
+    from trajkit.schema import Task, ToolInfo, Trajectory
 
 
 @dataclass
@@ -27,13 +33,13 @@ class UnitResult:
     worker: str  # "node-id/pid" of the actor that ran it
 
 
-def shippable(plan):
+def shippable(plan: BuildPlan) -> BuildPlan:
     """The plan without its task list (units carry their own tasks)."""
     return dataclasses.replace(plan, tasks=[])
 
 
 class RolloutWorker:
-    def __init__(self, plan, cwd: str | None = None):
+    def __init__(self, plan: BuildPlan, cwd: str | None = None):
         # A failure here (bad teacher block, missing index) is kept and raised by `ready()`:
         # the driver then sees the original TrajkitError, not a dead actor to replace.
         self.toolbox = self.backend = None
@@ -44,7 +50,7 @@ class RolloutWorker:
         except Exception as exc:  # noqa: BLE001  (handed to the driver as is)
             self._init_error = exc
 
-    def _start(self, plan, cwd: str | None) -> None:
+    def _start(self, plan: BuildPlan, cwd: str | None) -> None:
         from trajkit.rollout import make_runner
         from trajkit.teachers import make_backend
 
@@ -56,9 +62,9 @@ class RolloutWorker:
 
             self.toolbox = open_toolbox(plan.recipe.tools)
             _check_same_tools(self.toolbox.infos, plan.provenance.tools)
-        self.backend = make_backend(plan.recipe.teacher, where="teacher")
+        self.backend = make_backend(plan.recipe.teacher)
         self.runner = make_runner(plan, self.backend, self.toolbox)
-        self._limiter: asyncio.Semaphore | None = None
+        self._limiter: asyncio.Semaphore | None = None  # `concurrency` rollouts per actor, over all its units
 
     def ready(self) -> int:
         """The actor's pid once it holds its backend and tools; raises what its start raised."""
@@ -66,24 +72,31 @@ class RolloutWorker:
             raise self._init_error
         return os.getpid()
 
-    async def run_unit(self, unit) -> UnitResult:
+    async def run_unit(self, unit: WorkUnit) -> UnitResult:
+        """Run the unit's rollouts (`concurrency` at a time) and return them, in the unit's
+        order, as one table; the driver commits it."""
         import pyarrow as pa
 
-        from trajkit.build import BuildStats, _account
-        from trajkit.rollout import rollout
+        from trajkit.rollout import BuildStats, run_rollouts
         from trajkit.schema import arrow_schema
 
         if self._limiter is None:  # made on the actor's event loop
             self._limiter = asyncio.Semaphore(self.plan.recipe.concurrency)
+        limiter = self._limiter
 
-        async def one(task, sample):
-            async with self._limiter:
-                return await rollout(self.plan, self.runner, task, sample)
+        async def limited(task: Task) -> AgentResult:
+            async with limiter:
+                return await self.runner(task)
 
-        trajectories = await asyncio.gather(*(one(task, sample) for task, sample, _ in unit.items))
         stats = BuildStats()
-        for trajectory in trajectories:
-            _account(stats, trajectory)
+        finished: dict[str, Trajectory] = {}
+
+        async def keep(trajectory: Trajectory) -> None:
+            stats.count(trajectory)
+            finished[trajectory.trajectory_id] = trajectory
+
+        await run_rollouts(self.plan, limited, unit.items, keep)
+        trajectories = [finished[item.trajectory_id] for item in unit.items]
         table = pa.Table.from_pylist([t.model_dump() for t in trajectories], schema=arrow_schema())
         counts = {k: getattr(stats, k) for k in COUNTS}
         return UnitResult(unit.unit_id, table, counts, self.where)
@@ -100,7 +113,7 @@ class RolloutWorker:
 COUNTS = ("done", "answered", "correct", "failed", "step_errors", "completion_tokens")
 
 
-def _check_same_tools(here, planned) -> None:
+def _check_same_tools(here: list[ToolInfo], planned: list[ToolInfo]) -> None:
     if list(here) != list(planned):
         raise ConfigError(
             f"this node's tools differ from the driver's ({[t.model_dump() for t in here]} vs "

@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from trajkit.errors import ConfigError
 from trajkit.teachers.base import BackendBase, GenerationRequest, GenerationResponse, TeacherError
+from trajkit.teachers.config import OpenAITeacher
 from trajkit.teachers.openai_compat import OpenAICompatBackend
 
 MAX_COOLDOWN_S = 60.0
@@ -53,28 +52,20 @@ class Endpoint:
 class EndpointPool(BackendBase):
     name = "openai"
 
-    def __init__(
-        self,
-        base_urls: Sequence[str],
-        *,
-        endpoint_cooldown_s: float = 5.0,
-        max_retries: int = 6,
-        **options: Any,
-    ):
-        urls = [str(u) for u in base_urls]
+    def __init__(self, config: OpenAITeacher):
+        urls = [str(u) for u in config.base_url] if isinstance(config.base_url, list) else [str(config.base_url)]
         if not urls:
             raise ConfigError("teacher.base_url is an empty list", where="teacher.base_url",
                               fix="give one URL or a list of OpenAI-compatible server URLs")
         if len(set(urls)) != len(urls):
             raise ConfigError("teacher.base_url lists a server twice", where="teacher.base_url",
                               fix="list each server once")
-        options = {k: v for k, v in options.items() if k not in ("max_retries", "base_url")}
         self.endpoints = [
-            Endpoint(OpenAICompatBackend(base_url=url, max_retries=0, **options)) for url in urls
+            Endpoint(OpenAICompatBackend(config.model_copy(update={"base_url": url, "max_retries": 0}))) for url in urls
         ]
         self.model = self.endpoints[0].backend.model
-        self.cooldown_s = endpoint_cooldown_s
-        self.max_attempts = max(max_retries, len(urls)) + 1
+        self.cooldown_s = config.endpoint_cooldown_s
+        self.max_attempts = max(config.max_retries, len(urls)) + 1
         self._turn = os.getpid() % len(urls)  # where ties start: differs between actors
 
     async def generate(self, request: GenerationRequest) -> GenerationResponse:

@@ -20,6 +20,7 @@ import asyncio
 import logging
 
 from trajkit.teachers.base import Choice, GenerationRequest, TeacherError
+from trajkit.teachers.config import LlamaCppTeacher, OpenAITeacher
 from trajkit.teachers.llama_server import LlamaServer
 from trajkit.teachers.openai_compat import OpenAICompatBackend, _Failure, _Part
 
@@ -31,35 +32,24 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 class LlamaCppBackend(OpenAICompatBackend):
     name = "llamacpp"
 
-    def __init__(
-        self,
-        *,
-        model: str = DEFAULT_MODEL,
-        parallel: int = 4,
-        context: int = 16384,
-        threads: int | None = None,
-        port: int | None = None,
-        startup_timeout_s: float = 120.0,
-        restarts: int = 1,
-        timeout_s: float = 600.0,
-        max_retries: int = 4,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 5.0,
-        extra_body: dict | None = None,
-    ):
-        from trajkit.models import resolve_gguf
+    def __init__(self, config: LlamaCppTeacher | None = None):
+        from trajkit.models.specs import resolve_gguf
 
+        config = config or LlamaCppTeacher()
+        model, parallel = config.model or DEFAULT_MODEL, config.parallel
         gguf = resolve_gguf(model)
         self.server = LlamaServer(
-            gguf, port=port, context=context, parallel=parallel, threads=threads,
-            alias=str(model), startup_timeout_s=startup_timeout_s,
+            gguf, port=config.port, context=config.context, parallel=parallel, threads=config.threads,
+            alias=str(model), startup_timeout_s=config.startup_timeout_s,
         ).start()
         try:
             super().__init__(
-                base_url=self.server.base_url, model=str(model), api_key_env=None,
-                max_concurrency=parallel * 2, timeout_s=timeout_s, max_retries=max_retries,
-                backoff_base_s=backoff_base_s, backoff_max_s=backoff_max_s,
-                extra_body={"cache_prompt": True, **(extra_body or {})},
+                OpenAITeacher(
+                    base_url=self.server.base_url, model=str(model), api_key_env=None,
+                    max_concurrency=parallel * 2, timeout_s=config.timeout_s, max_retries=config.max_retries,
+                    backoff_base_s=config.backoff_base_s, backoff_max_s=config.backoff_max_s,
+                    extra_body={"cache_prompt": True, **(config.extra_body or {})},
+                )
             )
         except BaseException:
             self.server.stop()
@@ -67,7 +57,7 @@ class LlamaCppBackend(OpenAICompatBackend):
         self.max_n = parallel  # the server refuses n above its slot count
         self.model_spec = str(model)
         self.gguf_path = gguf
-        self.restarts_left = restarts
+        self.restarts_left = config.restarts
         self._restart_lock = asyncio.Lock()
 
     async def aclose(self) -> None:

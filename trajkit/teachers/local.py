@@ -1,6 +1,6 @@
 """The local backend: a transformers causal LM on this machine (the embedded SmolLM2 default).
 
-`model` is any model spec (`trajkit.models.hf_folder`): unset or "embedded" (SmolLM2-135M), a
+`model` is any model spec (`trajkit.models.specs.hf_folder`): unset or "embedded" (SmolLM2-135M), a
 registry name, a local .gguf (converted once into a cached transformers folder), a local model
 folder or a Hugging Face id.
 
@@ -37,8 +37,7 @@ from trajkit.teachers.base import (
 )
 from trajkit.teachers.batching import BatchedBackend, DynamicBatcher
 from trajkit.teachers.chat_template import EMBEDDED, render_chat
-
-DEFAULT_MAX_TOKENS = 512
+from trajkit.teachers.config import LocalTeacher
 
 
 @dataclass(frozen=True)
@@ -62,36 +61,29 @@ class _RowEnd:
 class LocalBackend(BatchedBackend):
     name = "local"
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        dtype: str = "float32",
-        num_threads: int | None = None,
-        max_batch: int = 16,
-        max_wait_ms: float = 10.0,
-        default_max_tokens: int = DEFAULT_MAX_TOKENS,
-    ):
+    def __init__(self, config: LocalTeacher | None = None):
+        config = config or LocalTeacher()
+        model, dtype = config.model, config.dtype
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(
                 f"dtype {dtype!r} is not supported", where="teacher.dtype",
                 fix="use float32, bfloat16 or float16",
             )
-        from trajkit.models import spec_kind
+        from trajkit.models.specs import spec_kind
 
         spec_kind(model, where="teacher.model")  # a missing path fails now, not at the first batch
         self.model = "SmolLM2-135M-Instruct" if model in (None, EMBEDDED) else str(model)
         self._model_ref = model
         self._dtype = dtype
-        self._num_threads = num_threads or len(os.sched_getaffinity(0))
-        self._default_max_tokens = default_max_tokens
+        self._num_threads = config.num_threads or len(os.sched_getaffinity(0))
+        self._default_max_tokens = config.default_max_tokens
         self._load_lock = threading.Lock()
         self._tokenizer = None
         self._lm = None
         self._batcher: DynamicBatcher[GenerationRequest, GenerationResponse] = DynamicBatcher(
             self._run_batch,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
+            max_batch=config.max_batch,
+            max_wait_ms=config.max_wait_ms,
             size_of=lambda request: request.sampling.n,
             name="trajkit-local-teacher",
         )
@@ -111,7 +103,7 @@ class LocalBackend(BatchedBackend):
             torch = require("torch", "embedded", "the local teacher backend")
             transformers = require("transformers", "embedded", "the local teacher backend")
             torch.set_num_threads(self._num_threads)
-            from trajkit.models import hf_folder
+            from trajkit.models.specs import hf_folder
 
             path = hf_folder(self._model_ref, where="teacher.model")
             try:

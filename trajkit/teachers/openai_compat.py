@@ -22,7 +22,7 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ from trajkit.teachers.base import (
     trim_at_stop,
 )
 from trajkit.teachers.chat_template import load_tokenizer, plain_messages, render_chat
+from trajkit.teachers.config import OpenAITeacher
 from trajkit.teachers.retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger("trajkit.teachers")
@@ -64,38 +65,27 @@ class _Part:
 class OpenAICompatBackend(BackendBase):
     name = "openai"
 
-    def __init__(
-        self,
-        *,
-        base_url: str | None = None,
-        model: str | None = None,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        max_concurrency: int = 16,
-        timeout_s: float = 120.0,
-        max_retries: int = 6,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        prefix_mode: str = "continue_final_message",
-        tokenizer: str | None = None,
-        extra_body: Mapping[str, Any] | None = None,
-        api_key_required: bool = False,
-    ):
+    def __init__(self, config: OpenAITeacher):
+        """One server: `config.base_url` is one URL here (a list is `endpoints.EndpointPool`)."""
         import openai  # a core dependency, imported here to keep `import trajkit` fast
 
+        prefix_mode, api_key_env, timeout_s = config.prefix_mode, config.api_key_env, config.timeout_s
         if prefix_mode not in PREFIX_MODES:
             raise ConfigError(
                 f"prefix_mode {prefix_mode!r} is not one of {', '.join(PREFIX_MODES)}",
                 where="teacher.prefix_mode",
                 fix="use continue_final_message for vLLM, completions for other servers",
             )
-        if max_concurrency < 1:
+        if config.max_concurrency < 1:
             raise ConfigError("max_concurrency must be >= 1", where="teacher.max_concurrency")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.model = model or ""
+        if isinstance(config.base_url, list):
+            raise ValueError("one OpenAI-compatible backend talks to one base_url (a list is an EndpointPool)")
+        self.base_url = (config.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.model = config.model or ""
         self.prefix_mode = prefix_mode
         self._api_key_env = api_key_env
         key = os.environ.get(api_key_env) if api_key_env else None
-        if not key and api_key_required:
+        if not key and config.api_key_required:
             raise ConfigError(
                 f"the environment variable {api_key_env} holding the API key is not set",
                 where="teacher.api_key_env",
@@ -107,10 +97,10 @@ class OpenAICompatBackend(BackendBase):
             api_key=key or "no-key", base_url=self.base_url, max_retries=0, timeout=timeout_s
         )
         self._timeout_s = timeout_s
-        self._policy = RetryPolicy(max_retries, backoff_base_s, backoff_max_s)
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._extra_body = dict(extra_body or {})
-        self._tokenizer = load_tokenizer(tokenizer or model) if prefix_mode == "completions" else None
+        self._policy = RetryPolicy(config.max_retries, config.backoff_base_s, config.backoff_max_s)
+        self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        self._extra_body = dict(config.extra_body or {})
+        self._tokenizer = load_tokenizer(config.tokenizer or config.model) if prefix_mode == "completions" else None
         self._model_lock = asyncio.Lock()
         self.server_ignores_n = False
         self.max_n: int | None = None  # most choices one request may ask for (None: no limit)

@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from trajkit.errors import require
 from trajkit.teachers.base import BackendBase, GenerationRequest, GenerationResponse, Stopwatch
 from trajkit.teachers.chat_template import plain_messages
-from trajkit.teachers.vllm_offline import DEFAULT_MAX_TOKENS, response_from_output, sampling_kwargs
+from trajkit.teachers.config import VLLMTeacher
+from trajkit.teachers.vllm_offline import response_from_output, sampling_kwargs
 
 
 def chat_prompt(tokenizer, request: GenerationRequest, chat_template: str | None = None) -> str:
@@ -51,21 +51,13 @@ def chat_prompt(tokenizer, request: GenerationRequest, chat_template: str | None
 class VLLMAsyncBackend(BackendBase):
     name = "vllm"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        chat_template: str | None = None,
-        default_max_tokens: int = DEFAULT_MAX_TOKENS,
-        engine_kwargs: Mapping[str, Any] | None = None,
-        max_batch: int | None = None,  # the offline backend's knobs: the engine schedules itself
-        max_wait_ms: float | None = None,
-    ):
+    def __init__(self, config: VLLMTeacher):
+        # config.max_batch / max_wait_ms are the offline backend's knobs: the engine schedules itself
         self._vllm = require("vllm", "vllm", "the vLLM teacher backend")
-        self.model = model
-        self._chat_template = chat_template
-        self._default_max_tokens = default_max_tokens
-        self._engine_kwargs = dict(engine_kwargs or {})
+        self.model = config.model
+        self._chat_template = config.chat_template
+        self._default_max_tokens = config.default_max_tokens
+        self._engine_kwargs = config.engine_arguments()
         self._engine = None
         self._tokenizer = None
         self._lock = asyncio.Lock()

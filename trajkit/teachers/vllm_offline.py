@@ -30,11 +30,10 @@ from trajkit.teachers.base import (
 )
 from trajkit.teachers.batching import BatchedBackend, DynamicBatcher
 from trajkit.teachers.chat_template import plain_messages
+from trajkit.teachers.config import VLLM_DEFAULT_MAX_TOKENS
 
-DEFAULT_MAX_TOKENS = 1024  # vLLM's own default (16) would silently cut every turn
 
-
-def sampling_kwargs(sampling: Sampling, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> dict:
+def sampling_kwargs(sampling: Sampling, default_max_tokens: int = VLLM_DEFAULT_MAX_TOKENS) -> dict:
     """Keyword arguments of `vllm.SamplingParams` for one request."""
     kwargs: dict[str, Any] = {
         "n": sampling.n,
@@ -71,7 +70,7 @@ class ChatCall:
 
 
 def chat_calls(
-    requests: Sequence[GenerationRequest], default_max_tokens: int = DEFAULT_MAX_TOKENS
+    requests: Sequence[GenerationRequest], default_max_tokens: int = VLLM_DEFAULT_MAX_TOKENS
 ) -> list[ChatCall]:
     """Group requests into at most two `LLM.chat` calls: plain turns, then prefixed turns."""
     plain, prefixed = ChatCall(False), ChatCall(True)
@@ -109,7 +108,7 @@ class VLLMBackend(BatchedBackend):
         chat_template: str | None = None,
         max_batch: int = 256,
         max_wait_ms: float = 20.0,
-        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        default_max_tokens: int = VLLM_DEFAULT_MAX_TOKENS,
         engine_kwargs: Mapping[str, Any] | None = None,
     ):
         self._vllm = require("vllm", "vllm", "the vLLM offline teacher backend")

@@ -8,9 +8,12 @@ provenance (name + version: the sandbox policy hash, the index id).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trajkit.schema import ToolInfo
+
+if TYPE_CHECKING:
+    from trajkit.recipe import RetrieverConfig, ToolsConfig
 
 
 @dataclass
@@ -27,10 +30,8 @@ class Toolbox:
             self.pool.close()
 
 
-def open_toolbox(config, *, start_sandbox: bool = True) -> Toolbox:
+def open_toolbox(config: ToolsConfig, *, start_sandbox: bool = True) -> Toolbox:
     """Open the sandbox and the retriever a `ToolsConfig` describes."""
-    from trajkit.tools.policy import SandboxPolicy
-
     tools: dict[str, Any] = {}
     infos: list[ToolInfo] = []
     if config.retriever is not None:
@@ -41,7 +42,7 @@ def open_toolbox(config, *, start_sandbox: bool = True) -> Toolbox:
     if start_sandbox:
         from trajkit.tools.sandbox import SandboxPool
 
-        policy = _policy(config.sandbox, SandboxPolicy)
+        policy = config.sandbox.policy()
         pool = SandboxPool(policy, tools)
         infos.insert(0, ToolInfo(name="python_interpreter", version=policy.describe()))
     return Toolbox(pool=pool, tools=tools, infos=infos)
@@ -50,7 +51,7 @@ def open_toolbox(config, *, start_sandbox: bool = True) -> Toolbox:
 SEARCH_NAME = "search"  # what the teacher and student prompts call it
 
 
-def search_tool(retriever_config):
+def search_tool(retriever_config: RetrieverConfig):
     """The search tool a `RetrieverConfig` describes: a remote API, an index, a corpus or builtin."""
     from trajkit.tools.registry import SearchTool, open_retriever
 
@@ -60,15 +61,3 @@ def search_tool(retriever_config):
     mode = None if retriever_config.url else retriever_config.mode
     return SearchTool(retriever, name=SEARCH_NAME, k=retriever_config.k, mode=mode)
 
-
-def _policy(sandbox, policy_class):
-    fields: dict[str, Any] = {
-        "wall_time_s": sandbox.timeout_s,
-        "cpu_time_s": sandbox.timeout_s,
-        "memory_mb": sandbox.memory_mb,
-    }
-    if sandbox.allowed_imports is not None:
-        fields["allowed_imports"] = tuple(sandbox.allowed_imports)
-    return policy_class(
-        **{k: v for k, v in fields.items() if k in policy_class.__dataclass_fields__}
-    )
