@@ -1,4 +1,4 @@
-"""Dataset directories: manifest, atomic append-only Parquet shards, validation, lineage.
+"""Dataset directories: opening, reading, appending, and new datasets derived with lineage.
 
     my-dataset/
       trajkit.json     manifest: schema version, fingerprint, counts, shard list, lineage
@@ -11,7 +11,11 @@ rewritten (also temp + rename) after each commit, but the shard files are the tr
 committed shard the manifest does not list yet (the writer was killed between the two
 renames) is verified and adopted on open; temporary files are ignored by every reader and
 removed on the next write. A killed writer therefore never leaves a torn shard, a
-half-counted shard, or a duplicate.
+half-counted shard, or a duplicate. The one in-place rewrite (`compact`, and
+`trajkit.query.drop_where`) is just as safe: see `Dataset.replace_rows`.
+
+Below this module: `trajkit.shards` (shard files, atomic writes), `trajkit.manifest` (the
+manifest's models) and `trajkit.validate` (vectorised checks of every row written).
 
 A dataset is plain Parquet: `pyarrow`, `polars`, `duckdb` and `datasets` read `data/*.parquet`
 without trajkit.

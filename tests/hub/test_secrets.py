@@ -13,7 +13,8 @@ from tests.conftest import run_cli
 from tests.hub.conftest import USER
 from trajkit.errors import TrajkitError
 from trajkit.hub.build import export_dataset
-from trajkit.hub.push import pull_dataset, push_dataset
+from trajkit.hub.pull import pull_dataset
+from trajkit.hub.push import push_dataset
 
 pytestmark = pytest.mark.server
 

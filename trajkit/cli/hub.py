@@ -79,7 +79,7 @@ def pull_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DIRECTORY if it exists")] = False,
 ) -> None:
     """Download a pushed dataset (its trajectories config) into a trajkit dataset directory."""
-    from trajkit.hub.push import pull_dataset
+    from trajkit.hub.pull import pull_dataset
 
     result = pull_dataset(repo_id, directory, revision=revision, overwrite=overwrite, progress=_stage)
     print_summary(
@@ -123,7 +123,7 @@ def export_command(
         print_summary(f"export {format}", {**summary, "written": str(directory)})
         return
     from trajkit.hub.build import export_dataset
-    from trajkit.hub.push import check_repo_id
+    from trajkit.hub.client import check_repo_id
 
     if repo_id is not None:
         repo_id = check_repo_id(repo_id)

@@ -4,7 +4,9 @@
     card.py    the dataset card from the Jinja templates in trajkit/cards/
     charts.py  chart images for the card (matplotlib, optional)
     build.py   the complete layout of a dataset; `export_dataset` (trajkit export)
-    push.py    `push_dataset` / `pull_dataset` (trajkit push / pull) with huggingface_hub
+    client.py  repo ids, tokens, the huggingface_hub client and its errors as trajkit errors
+    push.py    `push_dataset` (trajkit push): one atomic commit of the changed files
+    pull.py    `pull_dataset` (trajkit pull): the `trajectories` config into a dataset directory
 
 Importing this package is cheap: pyarrow, jinja2, matplotlib and huggingface_hub are imported
 by the functions that use them.
@@ -20,8 +22,12 @@ def __getattr__(name: str):
         from trajkit.hub import build
 
         return getattr(build, name)
-    if name in ("push_dataset", "pull_dataset", "PushResult", "PullResult"):
+    if name in ("push_dataset", "PushResult"):
         from trajkit.hub import push
 
         return getattr(push, name)
+    if name in ("pull_dataset", "PullResult"):
+        from trajkit.hub import pull
+
+        return getattr(pull, name)
     raise AttributeError(name)
