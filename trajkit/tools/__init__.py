@@ -10,6 +10,7 @@ Modules (one concept each):
 - `template`  process role: the template (confines itself, forks interpreters)
 - `interpreter_process`  process role: one trajectory's interpreter (state, rollback, forks)
 - `step_process`  process role: runs one step's model code under the guards
+- `step_results`  a step's result message: cleaned, or made for a step that died
 - `namespace` the model code's globals: `final_answer` and the tool stubs
 - `confine`   OS-level confinement: namespaces, uid, capabilities, rlimits, environment
 - `guard`     Python-level guards: import allow-list, audit hook, captured stdout

@@ -32,7 +32,8 @@ import traceback
 from trajkit.tools import confine, guard
 from trajkit.tools.channel import Channel, ProtocolError, close_fd, drop_socket
 from trajkit.tools.namespace import StepContext
-from trajkit.tools.step_process import StepProcess, error_result
+from trajkit.tools.step_process import StepProcess
+from trajkit.tools.step_results import classify_death, clean_result, error_result
 
 COMMIT_TIMEOUT_S = 10.0
 
@@ -267,7 +268,7 @@ class InterpreterProcess:
                 break
         if result is not None and result.get("commit") is False:
             step_process.kill()
-            reply = _clean_result(result, self.config)
+            reply = clean_result(result, self.config)
             reply["rolled_back"] = True
             self._replace_step_process_and_reply(reply, started)
             return
@@ -281,7 +282,7 @@ class InterpreterProcess:
                 "tampered with the sandbox's channel); its changes were rolled back",
             }
         else:
-            error = _classify_death(status, usage, timed_out, wall, cpu, self.config)
+            error = classify_death(status, usage, timed_out, wall, cpu, self.config)
         reply = error_result(error["type"], error["message"], exception=error.get("exception"))
         reply["rolled_back"] = True
         self._replace_step_process_and_reply(reply, started)
@@ -352,7 +353,7 @@ class InterpreterProcess:
             step_process.channel.send({"op": "commit"}, fds=[self.channel.fileno()])
         except OSError:
             return False
-        reply = _clean_result(result, self.config)
+        reply = clean_result(result, self.config)
         reply["elapsed_ms"] = (time.monotonic() - started) * 1000
         self.channel.send(reply)
         try:
@@ -431,74 +432,3 @@ class InterpreterProcess:
         self.state.set_scratch(scratch)
         self.channel = Channel(socket.socket(fileno=fd))
         self.serve(announce=True)
-
-
-def _clean_result(result: dict, config: dict) -> dict:
-    """Rebuild a step process's result from known fields only, sizes capped."""
-    error = result.get("error")
-    if not isinstance(error, dict):
-        error = None
-    stdout = result.get("stdout")
-    value = result.get("value")
-    return {
-        "op": "result",
-        "stdout": stdout[: int(config["max_output_chars"])] if isinstance(stdout, str) else "",
-        "stdout_dropped": int(result.get("stdout_dropped") or 0)
-        if isinstance(result.get("stdout_dropped"), int)
-        else 0,
-        "value": value[: int(config["max_value_chars"]) + 100] if isinstance(value, str) else None,
-        "answered": result.get("answered") is True,
-        "answer": result.get("answer"),
-        "error": error,
-        "rolled_back": False,
-    }
-
-
-_SIGNAL_NAMES = {
-    signal.SIGSEGV: "SIGSEGV",
-    signal.SIGBUS: "SIGBUS",
-    signal.SIGABRT: "SIGABRT",
-    signal.SIGILL: "SIGILL",
-    signal.SIGFPE: "SIGFPE",
-}
-
-
-def _classify_death(
-    status: int, usage, timed_out: bool, wall: float, cpu: float, config: dict
-) -> dict:
-    cpu_used = (usage.ru_utime + usage.ru_stime) if usage is not None else 0.0
-    if timed_out:
-        return {
-            "type": "timeout",
-            "message": f"the step ran longer than the {wall:g} s wall-time limit and was stopped; "
-            "its changes were rolled back",
-        }
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_used >= cpu - 0.5):
-            return {
-                "type": "timeout",
-                "message": f"the step used more than the {cpu:g} s CPU-time limit and was stopped; "
-                "its changes were rolled back",
-            }
-        name = _SIGNAL_NAMES.get(signum) or signal.Signals(signum).name
-        max_rss_mb = (usage.ru_maxrss / 1024) if usage is not None else 0
-        if max_rss_mb >= 0.9 * float(config["memory_mb"]):
-            return {
-                "type": "memory_limit",
-                "message": f"the step ran out of memory ({config['memory_mb']} MiB) and its process "
-                f"died ({name}); its changes were rolled back",
-                "exception": name,
-            }
-        return {
-            "type": "execution_error",
-            "message": f"the code crashed the Python process ({name}, for example unbounded "
-            "recursion in native code); its changes were rolled back",
-            "exception": name,
-        }
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    return {
-        "type": "forbidden_operation",
-        "message": f"the code ended the interpreter process (exit status {code}, e.g. os._exit); "
-        "its changes were rolled back",
-    }

@@ -24,6 +24,7 @@ import sys
 from trajkit.tools import confine, guard, procfs
 from trajkit.tools.channel import Channel, ProtocolError, drop_socket
 from trajkit.tools.namespace import StepContext
+from trajkit.tools.step_results import error_result
 
 
 class StepProcess:
@@ -203,18 +204,3 @@ def _text(value, limit: int) -> str:
     if len(text) > limit:
         text = text[:limit] + f"... [{len(text) - limit:,} more characters]"
     return text
-
-
-def error_result(
-    kind: str, message: str, exception: str | None = None, line: int | None = None
-) -> dict:
-    """A step's result message that carries only a typed error (no output, no answer)."""
-    return {
-        "op": "result",
-        "stdout": "",
-        "stdout_dropped": 0,
-        "value": None,
-        "answered": False,
-        "answer": None,
-        "error": {"type": kind, "message": message, "exception": exception, "line": line},
-    }
