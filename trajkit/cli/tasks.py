@@ -201,9 +201,9 @@ def grade_command(
         TimeRemainingColumn,
     )
 
-    from trajkit.store import Dataset
     from trajkit.grading.graders import check_grader_name
     from trajkit.grading.regrade import regrade_dataset
+    from trajkit.store import Dataset
 
     check_grader_name(grader)
     total = len(Dataset.open(dataset))
