@@ -19,18 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from trajkit.errors import ConfigError
-from trajkit.schema import stable_hash
+from trajkit.schema import Model, stable_hash
 from trajkit.sft.convert import ExampleOptions
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelSpec(_Strict):
+class ModelSpec(Model):
     name: str = Field("embedded", min_length=1, description="HF model id, local folder, or 'embedded'")
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     chat_template: str | None = Field(None, description="a .jinja file replacing the tokenizer's chat template")
@@ -38,19 +34,19 @@ class ModelSpec(_Strict):
     trust_remote_code: bool = False
 
 
-class FilterSpec(_Strict):
+class FilterSpec(Model):
     where: str | None = Field(None, description="SQL predicate over the trajectories view")
     presets: list[str] = Field(default_factory=list, description="named filters (trajkit filter --list-presets)")
 
 
-class LoraSpec(_Strict):
+class LoraSpec(Model):
     r: int = Field(64, ge=1)
     alpha: int = Field(128, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
-class TrainingSpec(_Strict):
+class TrainingSpec(Model):
     learning_rate: float = Field(2e-4, gt=0)
     epochs: float = Field(2, gt=0)
     max_steps: int = Field(-1, description="stop after this many optimizer steps (-1: run all epochs)")
@@ -79,7 +75,7 @@ class TrainingSpec(_Strict):
         return value
 
 
-class Recipe(_Strict):
+class Recipe(Model):
     model: ModelSpec = Field(default_factory=ModelSpec)
     dataset: list[str] = Field(min_length=1, description="dataset directories, or synthetic:N[:SEED]")
     filter: FilterSpec | None = None
