@@ -60,7 +60,7 @@ class EvalRecipe(Model):
 
 
 def model_config(model: str | None, base: dict[str, Any]) -> dict[str, Any]:
-    """The backend block for `--model` (any spec of `trajkit.models.spec_kind`, or a server):
+    """The backend block for `--model` (any spec of `trajkit.models.specs.spec_kind`, or a server):
 
     'embedded', 'smollm2-135m' or a local model folder -> the local backend (transformers);
     another registry name or a local .gguf -> llamacpp (faster on CPU); an http(s) URL
