@@ -4,9 +4,10 @@ import pytest
 
 from tests.factories import make_provenance, make_trajectories, make_trajectory
 from trajkit.errors import QueryError
-from trajkit.query import connect, filter_dataset, select_rows, sql, sql_polars
+from trajkit.query import connect, drop_where, filter_dataset, select_rows, sql, sql_polars
 from trajkit.stats import dataset_stats
 from trajkit.store import Dataset
+from trajkit.validate import validate_dataset
 
 
 @pytest.fixture
@@ -100,3 +101,17 @@ def test_connection_exposes_raw_rows(two_runs):
     con = connect([teacher.path])
     meta = con.sql("SELECT task.metadata FROM raw LIMIT 1").fetchall()[0][0]
     assert "i" in json.loads(meta)
+
+
+def test_drop_where_interrupted_after_switch_keeps_dropped_rows_out(tmp_path):
+    rows = [make_trajectory(i, correct=i % 2 == 0) for i in range(10)]
+    ds = Dataset.create(tmp_path / "ds")
+    ds.append(rows[:5])
+    ds.append(rows[5:])
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "ds" / "data").glob("part-*.parquet")}
+    assert drop_where(ds, "NOT correct", operation="retry_failed") == 5
+    for name, data in saved.items():  # the old shards survived a crash before cleanup
+        (tmp_path / "ds" / "data" / name).write_bytes(data)
+    again = Dataset.open(tmp_path / "ds")
+    assert len(again) == 5 and validate_dataset(again) == 5
+    assert all(t.outcome.correct for t in again.trajectories())

@@ -13,6 +13,7 @@ import pytest
 from tests.factories import make_trajectories, make_trajectory
 from trajkit.errors import DatasetError, SchemaError, SchemaVersionError
 from trajkit.schema import arrow_schema
+from trajkit.shards import read_shard, shard_name, write_shard
 from trajkit.store import Dataset, compact, derive
 from trajkit.validate import validate_dataset
 
@@ -129,6 +130,27 @@ def test_compaction_interrupted_after_switch_does_not_duplicate(tmp_path):
     assert len(again) == 10 and validate_dataset(again) == 10
 
 
+def test_rewrite_interrupted_before_switch_leaves_the_old_shards(tmp_path):
+    rows = make_trajectories(10)
+    ds = Dataset.create(tmp_path / "ds")
+    ds.append(rows[:5])
+    ds.append(rows[5:])
+    # A rewrite committed its new shard, then died before the manifest switched to it.
+    write_shard(ds.to_arrow(), tmp_path / "ds" / "data", shard_name(rewrite=True))
+    again = Dataset.open(tmp_path / "ds")
+    assert len(again) == 10 and validate_dataset(again) == 10
+    assert sorted(p.name[:5] for p in (tmp_path / "ds" / "data").glob("*.parquet")) == ["part-", "part-"]
+
+
+def test_write_shard_leaves_no_temporary_when_the_commit_fails(tmp_path):
+    (tmp_path / "part-x.parquet" / "in-the-way").mkdir(parents=True)  # the rename cannot land
+    with pytest.raises(OSError):
+        write_shard(arrow_schema().empty_table(), tmp_path, "part-x.parquet")
+    write_shard(arrow_schema().empty_table(), tmp_path, "part-y.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-x.parquet", "part-y.parquet"]
+    assert read_shard(tmp_path / "part-y.parquet").num_rows == 0
+
+
 def test_newer_schema_version_refused(tmp_path):
     ds = Dataset.create(tmp_path / "ds")
     ds.append(make_trajectories(2))
@@ -226,19 +248,3 @@ def test_nested_required_null_inside_steps_is_caught(tmp_path):
     bad = pa.Table.from_pylist(data, schema=arrow_schema())
     with pytest.raises(SchemaError, match=r"row 1: required field steps.train is null"):
         Dataset.create(tmp_path / "ds").append(bad)
-
-
-def test_drop_where_interrupted_after_switch_keeps_dropped_rows_out(tmp_path):
-    from trajkit.query import drop_where
-
-    rows = [make_trajectory(i, correct=i % 2 == 0) for i in range(10)]
-    ds = Dataset.create(tmp_path / "ds")
-    ds.append(rows[:5])
-    ds.append(rows[5:])
-    saved = {p.name: p.read_bytes() for p in (tmp_path / "ds" / "data").glob("part-*.parquet")}
-    assert drop_where(ds, "NOT correct", operation="retry_failed") == 5
-    for name, data in saved.items():  # the old shards survived a crash before cleanup
-        (tmp_path / "ds" / "data" / name).write_bytes(data)
-    again = Dataset.open(tmp_path / "ds")
-    assert len(again) == 5 and validate_dataset(again) == 5
-    assert all(t.outcome.correct for t in again.trajectories())
