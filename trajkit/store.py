@@ -116,7 +116,7 @@ class Dataset:
                 where=str(path),
                 fix="pass a dataset directory made by trajkit, or import the data first (trajkit import)",
             )
-        manifest = read_manifest(manifest_path)
+        manifest = _read_manifest(manifest_path)
         dataset = cls(path, manifest)
         dataset._reconcile()
         return dataset
@@ -219,13 +219,14 @@ class Dataset:
 
     def append_new(self, rows: Iterable[Trajectory] | Any) -> int:
         """Like `append`, but silently skip trajectories whose id is already stored."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         table = rows_as_table(rows)
         self.trajectory_ids()  # loads the id cache once; then each commit costs O(its rows)
         stored = [i for i in table.column("trajectory_id").to_pylist() if i in self._ids]
         if stored:
-            keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=_string_array(stored)))
+            keep = pc.invert(pc.is_in(table.column("trajectory_id"), value_set=pa.array(stored, type=pa.string())))
             table = table.filter(keep)
         if table.num_rows == 0:
             return 0
@@ -377,6 +378,14 @@ def derive(
     return create_atomic(dst, rows, lineage=lineage, history=history, recipe=recipe, overwrite=overwrite)
 
 
+def merge(sources: list[Dataset], dst: str | Path) -> Dataset:
+    """A new dataset holding the rows of every source (e.g. the shards of a scaled-out build)."""
+    import pyarrow as pa
+
+    table = pa.concat_tables([source.to_arrow() for source in sources])
+    return derive(sources, dst, table, operation="merge")
+
+
 def create_atomic(
     dst: str | Path,
     rows: Iterable[Trajectory] | Any,
@@ -405,6 +414,9 @@ def create_atomic(
     return Dataset.open(dst)
 
 
+# ------------------------------------------------------------------ in place
+
+
 def compact(dataset: Dataset, *, target_rows: int = 100_000) -> tuple[int, int]:
     """Merge small shards into shards of up to `target_rows` rows. Returns (before, after)."""
     before = len(dataset.manifest.shards)
@@ -412,6 +424,9 @@ def compact(dataset: Dataset, *, target_rows: int = 100_000) -> tuple[int, int]:
         return before, before
     after = dataset.replace_rows(dataset.to_arrow(), rows_per_shard=target_rows, operation="compact")
     return before, after
+
+
+# -------------------------------------------------------------------- recipes
 
 
 def write_recipe(path: Path, recipe: dict) -> str:
@@ -444,13 +459,19 @@ def redact_secrets(value: Any) -> Any:
 # ---------------------------------------------------------------------- helpers
 
 
-def _string_array(values: Iterable[str]):
-    import pyarrow as pa
+def _check_destination(dst: Path, sources: list[Dataset], *, overwrite: bool) -> None:
+    for source in sources:
+        if dst.resolve() == source.path.resolve():
+            raise DatasetError(
+                "the output is the same directory as an input",
+                where=str(dst),
+                fix="write a new version to a new directory; datasets are never modified in place",
+            )
+    if dst.exists() and not overwrite:
+        raise DatasetError("output path already exists", where=str(dst), fix="choose a new path or pass --overwrite")
 
-    return pa.array(list(values), type=pa.string())
 
-
-def read_manifest(path: Path) -> Manifest:
+def _read_manifest(path: Path) -> Manifest:
     """The manifest at `path`; DatasetError when it is not a readable trajkit manifest."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -467,23 +488,3 @@ def read_manifest(path: Path) -> Manifest:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
         raise DatasetError(f"manifest {first_error(exc)}", where=str(path)) from None
-
-
-def _check_destination(dst: Path, sources: list[Dataset], *, overwrite: bool) -> None:
-    for source in sources:
-        if dst.resolve() == source.path.resolve():
-            raise DatasetError(
-                "the output is the same directory as an input",
-                where=str(dst),
-                fix="write a new version to a new directory; datasets are never modified in place",
-            )
-    if dst.exists() and not overwrite:
-        raise DatasetError("output path already exists", where=str(dst), fix="choose a new path or pass --overwrite")
-
-
-def merge(sources: list[Dataset], dst: str | Path) -> Dataset:
-    """A new dataset holding the rows of every source (e.g. the shards of a scaled-out build)."""
-    import pyarrow as pa
-
-    table = pa.concat_tables([source.to_arrow() for source in sources])
-    return derive(sources, dst, table, operation="merge")
