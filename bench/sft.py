@@ -30,7 +30,7 @@ def conversion(n: int) -> None:
     from transformers import AutoTokenizer
 
     from trajkit.agent.prompts import load_prompt
-    from trajkit.embedded import embedded_model_path
+    from trajkit.models.embedded_llm import embedded_model_path
     from trajkit.sft.convert import ConversionReport, ExampleOptions, student_messages, to_examples
     from trajkit.sft.synthetic import synthetic_trajectories
 
@@ -114,7 +114,8 @@ def plain_trl(examples, model_path: str, steps: int, out: Path) -> tuple[list[fl
 
 
 def training(steps: int, rounds: int) -> None:
-    from trajkit.sft.train import prepare, train
+    from trajkit.sft.prepare import prepare
+    from trajkit.sft.train import train
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -145,7 +146,8 @@ def training(steps: int, rounds: int) -> None:
 def padding(n: int, max_length: int) -> None:
     from trl import SFTTrainer
 
-    from trajkit.sft.train import load_model, prepare, sft_config, training_dataset
+    from trajkit.sft.prepare import prepare
+    from trajkit.sft.train import load_model, sft_config, training_dataset
 
     with tempfile.TemporaryDirectory() as scratch:
         print(f"\n== padding waste on TRL's own batches ({n} synthetic examples, batch {BATCH}, "
