@@ -34,7 +34,6 @@ import importlib
 _EXPORTS = {
     "SandboxPool": "sandbox",
     "SandboxInterpreter": "sandbox",
-    "default_pool": "sandbox",
     "Interpreter": "protocol",
     "ExecResult": "protocol",
     "ToolOutput": "protocol",

@@ -131,11 +131,6 @@ class Channel:
         return message, fds
 
 
-def channel_pair() -> tuple[Channel, Channel]:
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    return Channel(a), Channel(b)
-
-
 def close_fd(fd: int) -> None:
     """Close a descriptor, ignoring one that is already closed."""
     try:

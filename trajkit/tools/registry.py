@@ -27,10 +27,6 @@ from trajkit.schema import ToolInfo
 from trajkit.tools.protocol import ToolOutput
 
 SEARCH_TOOL_NAME = "search"  # what the teacher and student prompts call it
-SEARCH_TOOL_DESCRIPTION = (
-    "Searches Wikipedia and returns the passages most relevant to the query. "
-    "Use an affirmative statement or keywords rather than a question."
-)
 MAX_RESULTS = 10
 
 
@@ -53,7 +49,6 @@ class SearchTool:
         self.name = name
         self.k = k
         self.mode = mode
-        self.description = SEARCH_TOOL_DESCRIPTION
 
     def __call__(self, query: str, n_results: int | None = None) -> ToolOutput:
         if not isinstance(query, str) or not query.strip():

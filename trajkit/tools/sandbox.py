@@ -434,20 +434,9 @@ def _sandbox_error(reason: str, started: float) -> ExecResult:
     )
 
 
-# ======================================================================= shared pool
+# ======================================================================= live pools
 
 _LIVE_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
-_DEFAULT_POOL: SandboxPool | None = None
-_DEFAULT_LOCK = threading.Lock()
-
-
-def default_pool() -> SandboxPool:
-    """A process-wide pool with the default policy, started on first use."""
-    global _DEFAULT_POOL
-    with _DEFAULT_LOCK:
-        if _DEFAULT_POOL is None or _DEFAULT_POOL._closed:
-            _DEFAULT_POOL = SandboxPool()
-        return _DEFAULT_POOL
 
 
 @atexit.register
