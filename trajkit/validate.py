@@ -5,6 +5,9 @@ checked vectorised instead, with the same rules the models enforce: exact storag
 required fields present and non-null (at every nesting level), closed vocabularies, JSON
 text fields that parse, unique non-empty ids and the current schema version. Every row is
 checked; the first violation names the field and the row.
+
+`validate_table` checks a table; `rows_as_table` turns what a writer is given (a table, or
+trajectories) into a checked table; `validate_dataset` checks every shard of a dataset.
 """
 
 from __future__ import annotations
