@@ -1,16 +1,16 @@
 """The rollout engine that build and eval share: work items in, graded trajectories out.
 
-- `make_runner` picks what one rollout runs for a plan: the CodeAct agent loop
-  (`trajkit.agent.loop.run_agent`) or one CoT generation (`trajkit.agent.cot.run_cot`);
-- `rollout` runs it on one task, grades the answer and wraps the result with the plan's
-  provenance into a `Trajectory`;
-- `run_rollouts` runs many: `concurrency` workers pull work items from one queue, so a build of
-  100k tasks holds `concurrency` rollouts, not 100k coroutines;
-- `Committer` is the build's one writer: it commits finished trajectories in batches of
+- `Engine` holds a plan, its backend and its tools. `Engine.answer` runs one rollout: the
+  CodeAct agent loop (`trajkit.agent.loop.run_agent`) or one CoT generation
+  (`trajkit.agent.cot.run_cot`); `Engine.rollout` grades it and wraps it with the plan's
+  provenance into a `Trajectory`; `Engine.run` runs many: `concurrency` workers pull work
+  items from one queue, so a build of 100k tasks holds `concurrency` rollouts, not 100k
+  coroutines;
+- `Committer` is a local build's one writer: it commits finished trajectories in batches of
   `flush_every`, each one atomic shard (`Dataset.append_new`);
 - `run_build` / `run_local` tie them together on this machine. The Ray executor's actors
-  (`trajkit.executors.worker`) run the same `run_rollouts`, so a trajectory is the same
-  whichever executor made it.
+  (`trajkit.executors.worker`) run the same `Engine`, so a trajectory is the same whichever
+  executor made it.
 
 A killed build loses at most the trajectories not yet committed; trajectory ids are
 deterministic, so re-running the recipe resumes. Rollouts whose backend failed after its
@@ -21,20 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from trajkit.agent.cot import run_cot
+from trajkit.agent.loop import run_agent
+from trajkit.agent.steps import AgentResult
 from trajkit.plan import BuildPlan, WorkItem, open_output, work_items
 from trajkit.schema import Task, Trajectory
 from trajkit.store import Dataset
+from trajkit.teachers.base import Backend
 
 if TYPE_CHECKING:
-    from trajkit.agent.steps import AgentResult
-    from trajkit.teachers.base import Backend
     from trajkit.tools.toolbox import Toolbox
 
-Runner = Callable[[Task], Awaitable["AgentResult"]]
 Progress = Callable[["BuildStats"], None]
 
 
@@ -76,61 +77,62 @@ class BuildStats:
         }
 
 
-def make_runner(plan: BuildPlan, backend: Backend, toolbox: Toolbox | None) -> Runner:
-    """The CodeAct agent loop, or one CoT generation when the plan's mode is cot (then
-    `toolbox` may be None)."""
-    if plan.recipe.mode == "cot":
-        from trajkit.agent.cot import run_cot
+class Engine:
+    """Runs a plan's rollouts with one backend (and, for agent plans, one toolbox).
 
-        async def cot_runner(task: Task) -> AgentResult:
-            return await run_cot(task, backend, plan.system_prompt, plan.recipe.sampling)
+    At most `plan.recipe.concurrency` rollouts are in flight per engine, however many `run`
+    calls share it (a Ray actor runs several units at once on one engine)."""
 
-        return cot_runner
-    from trajkit.agent.loop import run_agent
+    def __init__(self, plan: BuildPlan, backend: Backend, toolbox: Toolbox | None):
+        if plan.recipe.mode != "cot" and toolbox is None:
+            raise ValueError("an agent plan needs a toolbox")
+        self.plan = plan
+        self.backend = backend
+        self.toolbox = toolbox
+        self._settings = plan.agent_settings()
+        self._slots: asyncio.Semaphore | None = None  # made on first use, on the running loop
 
-    if toolbox is None:
-        raise ValueError("an agent plan needs a toolbox")
-    settings = plan.agent_settings()
-    new_interpreter = toolbox.new_interpreter
+    async def answer(self, task: Task) -> AgentResult:
+        """One rollout, not graded: the CodeAct agent loop, or one CoT generation when the
+        plan's mode is cot."""
+        if self.plan.recipe.mode == "cot":
+            return await run_cot(task, self.backend, self.plan.system_prompt, self.plan.recipe.sampling)
+        assert self.toolbox is not None
+        return await run_agent(task, self.backend, self.toolbox.new_interpreter, self._settings)
 
-    async def agent_runner(task: Task) -> AgentResult:
-        return await run_agent(task, backend, new_interpreter, settings)
+    async def rollout(self, task: Task, sample: int) -> Trajectory:
+        """One rollout, graded, as the trajectory the plan's provenance names."""
+        from trajkit.grading.graders import agrade
 
-    return agent_runner
-
-
-async def rollout(plan: BuildPlan, runner: Runner, task: Task, sample: int) -> Trajectory:
-    """Run one rollout and grade it."""
-    from trajkit.grading.graders import agrade
-
-    result = await runner(task)
-    outcome = result.outcome
-    if outcome.status == "answered":
-        grade = await agrade(
-            task, outcome.final_answer, plan.recipe.grading.grader,
-            math_timeout_s=plan.recipe.grading.math_timeout_s,
+        result = await self.answer(task)
+        outcome = result.outcome
+        grading = self.plan.recipe.grading
+        if outcome.status == "answered":
+            grade = await agrade(task, outcome.final_answer, grading.grader, math_timeout_s=grading.math_timeout_s)
+            outcome = grade.apply(outcome)
+        elif task.gold_answer is not None:
+            outcome = outcome.model_copy(update={"correct": False, "score": 0.0})
+        return Trajectory.new(
+            task=task, provenance=self.plan.provenance, outcome=outcome,
+            steps=result.steps, sample_index=sample, usage=result.usage,
         )
-        outcome = grade.apply(outcome)
-    elif task.gold_answer is not None:
-        outcome = outcome.model_copy(update={"correct": False, "score": 0.0})
-    return Trajectory.new(
-        task=task, provenance=plan.provenance, outcome=outcome,
-        steps=result.steps, sample_index=sample, usage=result.usage,
-    )
 
+    async def run(self, items: Sequence[WorkItem], finished: Callable[[Trajectory], Awaitable[None]]) -> None:
+        """Run every item, handing each trajectory to `finished` as it completes. At most
+        `concurrency` workers pull items in order from one shared queue."""
+        concurrency = self.plan.recipe.concurrency
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(concurrency)
+        slots = self._slots
+        queue: Iterator[WorkItem] = iter(items)
 
-async def run_rollouts(
-    plan: BuildPlan, runner: Runner, items: Sequence[WorkItem], finished: Callable[[Trajectory], Awaitable[None]]
-) -> None:
-    """Run every item, `plan.recipe.concurrency` at a time, handing each trajectory to
-    `finished` as it completes. Workers pull items in order from one shared queue."""
-    queue: Iterable[WorkItem] = iter(items)
+        async def worker() -> None:
+            for item in queue:  # one iterator shared by every worker: each item is taken once
+                async with slots:
+                    trajectory = await self.rollout(item.task, item.sample)
+                await finished(trajectory)
 
-    async def worker() -> None:
-        for item in queue:  # one iterator shared by every worker: each item is taken once
-            await finished(await rollout(plan, runner, item.task, item.sample))
-
-    await asyncio.gather(*(worker() for _ in range(min(plan.recipe.concurrency, len(items)))))
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
 
 
 class Committer:
@@ -162,11 +164,9 @@ async def run_build(
     *,
     retry_failed: bool = False,
     progress: Progress | None = None,
-    runner: Runner | None = None,
 ) -> tuple[Dataset, BuildStats]:
-    """Run every remaining rollout of `plan` on this machine, committing shards as they finish.
-
-    `runner` defaults to `make_runner(plan, backend, toolbox)`."""
+    """Run every remaining rollout of `plan` on this machine, committing shards as they finish
+    (`toolbox` may be None for a CoT plan)."""
     dataset = open_output(plan, retry_failed=retry_failed)
     items, skipped = work_items(plan.tasks, plan.provenance.fingerprint, plan.recipe.samples_per_task, dataset.trajectory_ids())
     stats = BuildStats(total=len(items) + skipped, skipped=skipped)
@@ -179,7 +179,7 @@ async def run_build(
         await committer.add(trajectory)
 
     try:
-        await run_rollouts(plan, runner or make_runner(plan, backend, toolbox), items, finished)
+        await Engine(plan, backend, toolbox).run(items, finished)
     finally:
         await committer.commit()
     return Dataset.open(plan.output), stats

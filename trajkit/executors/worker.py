@@ -9,7 +9,6 @@ exactly-once.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import sys
@@ -20,9 +19,8 @@ from trajkit.errors import ConfigError
 from trajkit.plan import BuildPlan
 
 if TYPE_CHECKING:
-    from trajkit.agent.steps import AgentResult
     from trajkit.executors.units import WorkUnit
-    from trajkit.schema import Task, ToolInfo, Trajectory
+    from trajkit.schema import ToolInfo, Trajectory
 
 
 @dataclass
@@ -51,7 +49,7 @@ class RolloutWorker:
             self._init_error = exc
 
     def _start(self, plan: BuildPlan, cwd: str | None) -> None:
-        from trajkit.rollout import make_runner
+        from trajkit.rollout import Engine
         from trajkit.teachers import make_backend
 
         if cwd and os.path.isdir(cwd):
@@ -63,8 +61,7 @@ class RolloutWorker:
             self.toolbox = open_toolbox(plan.recipe.tools)
             _check_same_tools(self.toolbox.infos, plan.provenance.tools)
         self.backend = make_backend(plan.recipe.teacher)
-        self.runner = make_runner(plan, self.backend, self.toolbox)
-        self._limiter: asyncio.Semaphore | None = None  # `concurrency` rollouts per actor, over all its units
+        self.engine = Engine(plan, self.backend, self.toolbox)  # `concurrency` rollouts per actor, all units together
 
     def ready(self) -> int:
         """The actor's pid once it holds its backend and tools; raises what its start raised."""
@@ -77,16 +74,8 @@ class RolloutWorker:
         order, as one table; the driver commits it."""
         import pyarrow as pa
 
-        from trajkit.rollout import BuildStats, run_rollouts
+        from trajkit.rollout import BuildStats
         from trajkit.schema import arrow_schema
-
-        if self._limiter is None:  # made on the actor's event loop
-            self._limiter = asyncio.Semaphore(self.plan.recipe.concurrency)
-        limiter = self._limiter
-
-        async def limited(task: Task) -> AgentResult:
-            async with limiter:
-                return await self.runner(task)
 
         stats = BuildStats()
         finished: dict[str, Trajectory] = {}
@@ -95,7 +84,7 @@ class RolloutWorker:
             stats.count(trajectory)
             finished[trajectory.trajectory_id] = trajectory
 
-        await run_rollouts(self.plan, limited, unit.items, keep)
+        await self.engine.run(unit.items, keep)
         trajectories = [finished[item.trajectory_id] for item in unit.items]
         table = pa.Table.from_pylist([t.model_dump() for t in trajectories], schema=arrow_schema())
         counts = {k: getattr(stats, k) for k in COUNTS}

@@ -14,15 +14,20 @@ from trajkit.schema import ToolInfo
 
 if TYPE_CHECKING:
     from trajkit.recipe import RetrieverConfig, ToolsConfig
+    from trajkit.tools.protocol import Interpreter
+    from trajkit.tools.sandbox import SandboxPool
 
 
 @dataclass
 class Toolbox:
-    pool: Any | None
+    pool: SandboxPool | None  # None when no sandbox was started (CoT runs)
     tools: dict[str, Any] = field(default_factory=dict)
     infos: list[ToolInfo] = field(default_factory=list)
 
-    def new_interpreter(self):
+    def new_interpreter(self) -> Interpreter:
+        """A fresh sandboxed interpreter for one trajectory, with the search tool callable."""
+        if self.pool is None:
+            raise RuntimeError("this toolbox was opened without a sandbox")
         return self.pool.new_interpreter(tools=self.tools)
 
     def close(self) -> None:
