@@ -6,6 +6,12 @@ code, run the code in the trajectory's sandboxed interpreter (the search tool is
 the code), and feed the observation back. `final_answer(...)` ends the trajectory; a parse
 error or failing code becomes a typed step error shown to the model so it can recover.
 
+Typed seams: the loop reads `AgentSettings` (the recipe's `AgentConfig` as is, plus the plan's
+prompts), asks a `trajkit.teachers.base.Backend`, runs code through the
+`trajkit.tools.protocol.Interpreter` protocol, and builds each step with
+`trajkit.agent.steps.action_step`. An `Episode` is one trajectory in progress: the task, the
+settings, the steps so far and the usage every model call adds to.
+
 First-thought prefix (teacher builds): before the first step the model answers the task in
 plain chain of thought; the first paragraph of that answer, as "Thought: <paragraph>", is put
 at the start of the first assistant turn and continued, not regenerated. It is stored on the

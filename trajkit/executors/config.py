@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from trajkit.errors import ConfigError
+from trajkit.schema import Model
 
 EXECUTORS = ("local", "ray")
 
 
-class ExecutorConfig(BaseModel):
+class ExecutorConfig(Model):
     """How a build is spread. Not part of a trajectory's identity: the same recipe gives the
     same trajectory ids on any executor."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = Field(
