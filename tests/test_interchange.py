@@ -1,7 +1,8 @@
 import json
 
 from tests.factories import make_trajectories, make_trajectory
-from trajkit.interchange import read_jsonl, to_messages, write_jsonl
+from trajkit.agent.tool_calls import tool_call_messages
+from trajkit.interchange import read_jsonl, write_jsonl
 
 
 def test_jsonl_roundtrip_is_exact(tmp_path):
@@ -12,7 +13,7 @@ def test_jsonl_roundtrip_is_exact(tmp_path):
 
 def test_messages_follow_openai_tool_calls():
     traj = make_trajectory(2, n_steps=3, error_at=1)
-    out = to_messages(traj, system_prompt="sys")
+    out = tool_call_messages(traj, system_prompt="sys")
     roles = [m["role"] for m in out["messages"]]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
     first_call = out["messages"][2]["tool_calls"][0]

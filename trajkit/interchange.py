@@ -1,12 +1,9 @@
-"""Interchange: JSONL in and out, and chat `messages` with OpenAI-style `tool_calls`.
+"""Interchange: JSONL files in and out.
 
 JSONL holds one trajectory per line in the storage schema (the same JSON the published
 JSON Schema describes). Reading is strict: the first bad line stops the import with its
-line number, and nothing is written.
-
-The messages form maps each step to an assistant turn whose `content` is the thought and
-whose single tool call runs the step's code with the `python_interpreter` tool, followed by a
-`tool` turn with the observation. This is the `sft` config published to the Hub.
+line number, and nothing is written. `write_messages_jsonl` writes the OpenAI tool-calling
+rendering instead (`trajkit.agent.tool_calls.tool_call_messages`, `trajkit dump -f messages`).
 """
 
 from __future__ import annotations
@@ -19,22 +16,6 @@ from pydantic import ValidationError
 
 from trajkit.errors import InputError, SchemaError
 from trajkit.schema import Trajectory, upgrade_row
-
-PYTHON_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "python_interpreter",
-        "description": (
-            "Runs Python code with state kept across calls. `search(query)` returns Wikipedia "
-            "passages; `final_answer(x)` returns the answer."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "Python code to run"}},
-            "required": ["code"],
-        },
-    },
-}
 
 
 def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
@@ -82,7 +63,11 @@ def write_jsonl(trajectories: Iterable[Trajectory], path: str | Path) -> int:
 
 
 def write_messages_jsonl(trajectories: Iterable[Trajectory], path: str | Path) -> int:
-    return _write_lines((json.dumps(to_messages(t), ensure_ascii=False) for t in trajectories), Path(path))
+    """Write trajectories as OpenAI-style tool-call chats, one a line, atomically; returns the count."""
+    from trajkit.agent.tool_calls import tool_call_messages
+
+    lines = (json.dumps(tool_call_messages(t), ensure_ascii=False) for t in trajectories)
+    return _write_lines(lines, Path(path))
 
 
 def _write_lines(lines: Iterable[str], path: Path) -> int:
@@ -100,42 +85,3 @@ def _write_lines(lines: Iterable[str], path: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return count
-
-
-def to_messages(traj: Trajectory, system_prompt: str | None = None) -> dict:
-    """One trajectory as `{"messages": [...], "tools": [...]}` in the OpenAI chat format."""
-    from trajkit.agent.format import observation_text, task_text
-
-    messages = []
-    if system_prompt:
-        messages.append({"role": "system", "content": system_prompt})
-    messages.append({"role": "user", "content": task_text(traj.task.question)})
-    for step in traj.steps:
-        thought = step.thought or ("" if step.code else step.raw_output)
-        assistant: dict = {"role": "assistant", "content": thought}
-        if step.code:
-            call_id = f"call_{step.index}"
-            assistant["tool_calls"] = [
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {
-                        "name": "python_interpreter",
-                        "arguments": json.dumps({"code": step.code}, ensure_ascii=False),
-                    },
-                }
-            ]
-            messages.append(assistant)
-            messages.append({"role": "tool", "tool_call_id": call_id, "content": observation_text(step)})
-        else:
-            messages.append(assistant)
-            if step.error is not None:
-                messages.append({"role": "user", "content": observation_text(step)})
-    return {
-        "trajectory_id": traj.trajectory_id,
-        "task_id": traj.task.task_id,
-        "messages": messages,
-        "tools": [PYTHON_TOOL],
-        "final_answer": traj.outcome.final_answer,
-        "correct": traj.outcome.correct,
-    }

@@ -9,10 +9,10 @@ import pytest
 
 from tests.factories import make_trajectory
 from tests.hub.conftest import sorted_rows
+from trajkit.agent.tool_calls import tool_call_messages
 from trajkit.errors import DatasetError, InputError, SchemaError
 from trajkit.hub.build import export_dataset
 from trajkit.hub.layout import split_names
-from trajkit.interchange import to_messages
 from trajkit.schema import PARQUET_VERSION_KEY
 
 
@@ -47,16 +47,37 @@ def test_export_writes_the_hub_layout(dataset, tmp_path):
     assert set(pa.compute.struct_field(test.column("task"), "split").to_pylist()) == {"test"}
 
 
-def test_sft_config_holds_the_interchange_messages(dataset, tmp_path):
-    import json
+def test_sft_config_holds_the_student_conversation_with_loss_flags(dataset, tmp_path):
+    from trajkit.agent.prompts import load_prompt
+    from trajkit.sft.convert import ExampleOptions, loss_turns, student_messages
 
+    student_prompt = load_prompt("student").text
     out = tmp_path / "export"
     export_dataset(dataset, out)
     rows = pq.read_table(out / "sft/train-00000-of-00001.parquet").to_pylist()
     by_id = {t.trajectory_id: t for t in dataset.trajectories()}
     assert len(rows) == 14
     for row in rows:
-        expected = to_messages(by_id[row["trajectory_id"]])
+        traj = by_id[row["trajectory_id"]]
+        expected = student_messages(traj, student_prompt)
+        trained = {turn.message_index for turn in loss_turns(traj, expected, traj.steps, ExampleOptions())}
+        assert row["system_prompt"].startswith("student")
+        assert [{"role": m["role"], "content": m["content"]} for m in row["messages"]] == expected
+        assert [m["train"] for m in row["messages"]] == [i in trained for i in range(len(expected))]
+        assert row["correct"] == traj.outcome.correct and row["final_answer"] == traj.outcome.final_answer
+
+
+def test_tool_calls_config_holds_the_openai_messages(dataset, tmp_path):
+    import json
+
+    out = tmp_path / "export"
+    layout = export_dataset(dataset, out, configs=["trajectories", "sft", "tool_calls"])
+    assert "tool_calls/train-00000-of-00001.parquet" in layout.files()
+    rows = pq.read_table(out / "tool_calls/train-00000-of-00001.parquet").to_pylist()
+    by_id = {t.trajectory_id: t for t in dataset.trajectories()}
+    assert len(rows) == 14
+    for row in rows:
+        expected = tool_call_messages(by_id[row["trajectory_id"]])
         assert json.loads(row["tools"]) == expected["tools"]
         assert row["correct"] == expected["correct"]
         assert len(row["messages"]) == len(expected["messages"])
@@ -70,6 +91,8 @@ def test_sft_config_holds_the_interchange_messages(dataset, tmp_path):
                 assert call["function"]["arguments"] == json.loads(want["tool_calls"][0]["function"]["arguments"])
             else:
                 assert got["tool_calls"] is None
+    card = (out / "README.md").read_text()
+    assert "config_name: tool_calls" in card and "`tool_calls`" in card
 
 
 def test_export_is_deterministic(dataset, tmp_path):
@@ -92,8 +115,8 @@ def test_exported_folder_loads_with_datasets_in_both_configs(dataset, tmp_path, 
     assert first["steps"][0]["error"]["type"] == "execution_error"
     assert len(first["steps"][0]["candidates"]) == 3
     example = sft["train"][0]
-    assert [m["role"] for m in example["messages"]][:3] == ["user", "assistant", "tool"]
-    assert example["messages"][1]["tool_calls"][0]["function"]["arguments"]["code"]
+    assert [m["role"] for m in example["messages"]][:4] == ["system", "user", "assistant", "user"]
+    assert example["messages"][2]["content"].startswith("Thought:") and example["messages"][2]["train"] is True
     # the default config is trajectories
     default = datasets.load_dataset(str(out), split="test", cache_dir=str(tmp_path / "cache"))
     assert "steps" in default.column_names

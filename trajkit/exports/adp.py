@@ -19,6 +19,7 @@ One ADP trajectory per trajkit trajectory (`adp.jsonl`, one JSON object a line):
 
 from __future__ import annotations
 
+from trajkit.agent.tool_calls import call_id
 from trajkit.exports.output import ExportFolder, MissingDataError
 from trajkit.exports.source import load_source
 from trajkit.schema import Step, Trajectory
@@ -28,10 +29,6 @@ LANGUAGE = "python"
 # step fields ADP has no place for; kept in details.trajkit.steps
 _STEP_EXTRAS = ("index", "error", "final_answer", "prefix", "raw_output", "tool_calls", "prompt_tokens",
                 "completion_tokens", "latency_ms", "candidates", "train", "token_ids", "logprobs", "observation")
-
-
-def call_id(step: Step) -> str:
-    return f"call_{step.index}"
 
 
 def step_observation(step: Step) -> str | None:

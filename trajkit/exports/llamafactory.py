@@ -1,7 +1,7 @@
 """`trajkit export DS OUT --format llamafactory`: ShareGPT conversations with tool calls.
 
-The conversation is trajkit's tool-call rendering (`trajkit.interchange.to_messages`, the Hub
-`sft` config): each action is a `python_interpreter` call. In LLaMA-Factory's ShareGPT
+The conversation is trajkit's tool-call rendering (`trajkit.agent.tool_calls.tool_call_messages`,
+the Hub `tool_calls` config): each action is a `python_interpreter` call. In LLaMA-Factory's ShareGPT
 format (`data/README.md`; `SharegptDatasetConverter`) that becomes
 
 - `human`: the task; `function_call`: the call as JSON `{"name", "arguments"}`, preceded by the
@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 
+from trajkit.agent.tool_calls import tool_call_messages
+from trajkit.agent.toolspec import PYTHON_TOOL
 from trajkit.exports.output import ExportFolder, MissingDataError
 from trajkit.exports.source import load_source
-from trajkit.interchange import PYTHON_TOOL, to_messages
 from trajkit.schema import Trajectory
 
 DATASET_NAME = "trajkit_agent"
@@ -48,7 +49,7 @@ def dataset_info_entry(file_name: str = f"{DATASET_NAME}.json") -> dict:
 
 
 def sharegpt_record(traj: Trajectory) -> dict:
-    chat = to_messages(traj)
+    chat = tool_call_messages(traj)
     turns = []
     for message in chat["messages"]:
         role = message["role"]

@@ -22,6 +22,7 @@ import yaml
 
 from trajkit.errors import InputError
 from trajkit.hub.layout import CONFIGS, DEFAULT_CONFIG, Layout, data_files_pattern
+from trajkit.hub.trl_snippet import trl_snippet
 from trajkit.store import Dataset, redact_secrets
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "cards"
@@ -45,6 +46,16 @@ COLUMN_NOTES = {
 }
 
 SFT_COLUMNS = [
+    ("trajectory_id", "string", "the trajectory the example comes from"),
+    ("task_id", "string", "the task"),
+    ("source", "string", "task source dataset"),
+    ("domain", "string", "task domain"),
+    ("system_prompt", "string", "the student prompt template the conversation starts with (id/version)"),
+    ("messages", "list<struct>", "the student conversation: `role`, `content`, and `train` (does the turn carry loss)"),
+    ("final_answer", "string", "the trajectory's final answer"),
+    ("correct", "bool", "whether the grader judged it correct (null: ungraded)"),
+]
+TOOL_CALL_COLUMNS = [
     ("trajectory_id", "string", "the trajectory the example comes from"),
     ("task_id", "string", "the task"),
     ("source", "string", "task source dataset"),
@@ -114,11 +125,13 @@ def card_context(
     metadata = card_metadata(dataset, layout, license=license, pretty_name=pretty, tags=tags)
     recipe = dataset.recipe()
     manifest = dataset.manifest
+    repo_id_shown = repo_id or f"YOUR_NAMESPACE/{_slug(dataset.name)}"
+    first_split = next(iter(layout.splits), "train")
     return {
         "metadata_yaml": yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).strip(),
         "metadata": metadata,
         "name": pretty,
-        "repo_id": repo_id or f"YOUR_NAMESPACE/{_slug(dataset.name)}",
+        "repo_id": repo_id_shown,
         "repo_id_known": repo_id is not None,
         "dataset_name": dataset.name,
         "fingerprint": manifest.fingerprint,
@@ -132,6 +145,7 @@ def card_context(
         "split_names": {k: v for k, v in layout.split_names.items() if k != v},
         "configs": layout.configs,
         "has_sft": "sft" in layout.configs,
+        "has_tool_calls": "tool_calls" in layout.configs,
         "has_trajectories": "trajectories" in layout.configs,
         "all_configs": CONFIGS,
         "overview": stats["overview"][0] if stats["overview"] else {},
@@ -145,8 +159,10 @@ def card_context(
         "columns": top_level_columns(),
         "fields": field_rows(),
         "sft_columns": SFT_COLUMNS,
+        "tool_call_columns": TOOL_CALL_COLUMNS,
         "example": example_trajectory(dataset),
-        "first_split": next(iter(layout.splits), "train"),
+        "first_split": first_split,
+        "trl_snippet": trl_snippet(repo_id_shown, first_split),
         "token_drift": token_drift(dataset),
     }
 

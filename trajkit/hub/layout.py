@@ -3,7 +3,11 @@
     README.md                                   dataset card (YAML header declares the configs)
     assets/*.png                                charts shown by the card
     trajectories/{split}-00000-of-0000N.parquet the full nested trajectory schema
-    sft/{split}-00000-of-0000N.parquet          chat `messages` with `tool_calls`, for TRL
+    sft/{split}-00000-of-0000N.parquet          the student conversation `trajkit train` trains on,
+                                                with per-message loss flags
+    tool_calls/{split}-00000-of-0000N.parquet   OpenAI-style chat with `tool_calls` (opt-in)
+
+What each config's rows hold is `trajkit.hub.configs`.
 
 This is the layout the Hub's dataset viewer and `datasets.load_dataset(repo_or_dir, config)`
 read through the `configs` of the card. Every file is a pure function of the dataset's rows and
@@ -13,17 +17,21 @@ dataset twice yields byte-identical files: that is what makes re-pushes upload n
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trajkit.errors import InputError
 from trajkit.store import Dataset
 
-CONFIGS = ("trajectories", "sft")
-DEFAULT_CONFIG = "trajectories"
+if TYPE_CHECKING:
+    from trajkit.hub.configs import ConfigRows
+
+CONFIGS = ("trajectories", "sft", "tool_calls")
+PUBLISHED_BY_DEFAULT = ("trajectories", "sft")
+DEFAULT_CONFIG = "trajectories"  # what `load_dataset(repo)` loads without a config name
 CARD = "README.md"
 ASSETS_DIR = "assets"
 # What push owns in a repo: files there that the new layout lacks are stale and removed. Other
@@ -57,7 +65,7 @@ class Layout:
 
 
 def check_configs(configs: Iterable[str] | None) -> list[str]:
-    chosen = list(dict.fromkeys(configs or CONFIGS))
+    chosen = list(dict.fromkeys(configs or PUBLISHED_BY_DEFAULT))
     unknown = [c for c in chosen if c not in CONFIGS]
     if unknown:
         raise InputError(
@@ -110,6 +118,9 @@ def write_data(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from trajkit.hub.configs import config_rows
+
+    makers = config_rows(dataset, configs)
     counts: dict[str, int] = {}
     for path in dataset.shard_paths():
         column = pq.read_table(path, columns=["task"]).column("task")
@@ -125,7 +136,7 @@ def write_data(
         for config in configs:
             paths = [shard_name(config, split, index, count) for index in range(count)]
             layout.data_files.setdefault(config, {})[split] = paths
-            writers[(config, value)] = _SplitWriter(root, paths, rows_per_shard, sft=config == "sft")
+            writers[(config, value)] = _SplitWriter(root, paths, rows_per_shard, makers[config])
     for table in _batches(dataset):
         split_column = pc.struct_field(table.column("task"), "split")
         for value in dict.fromkeys(split_column.to_pylist()):
@@ -152,8 +163,8 @@ def _batches(dataset: Dataset, batch_size: int = ROWS_PER_ROW_GROUP):
 class _SplitWriter:
     """Writes one config's rows of one split into its shard files, in fixed-size row groups."""
 
-    def __init__(self, root: Path, paths: list[str], rows_per_shard: int, *, sft: bool):
-        self.root, self.paths, self.rows_per_shard, self.sft = root, paths, rows_per_shard, sft
+    def __init__(self, root: Path, paths: list[str], rows_per_shard: int, rows: ConfigRows):
+        self.root, self.paths, self.rows_per_shard, self.rows = root, paths, rows_per_shard, rows
         self.index = 0  # current output file
         self.in_file = 0  # rows written to it
         self.pending: list = []  # tables not yet written
@@ -182,18 +193,16 @@ class _SplitWriter:
         self.pending, self.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
         if self.writer is None:
             self._open()
-        out = sft_table(group) if self.sft else group
+        out = self.rows.table(group)
         self.writer.write_table(out.combine_chunks(), row_group_size=size)
         self.in_file += size
         if self.in_file == self.rows_per_shard:
             self._finish_file()
 
     def _open(self) -> None:
-        from trajkit.schema import arrow_schema
-
         path = self.root / self.paths[self.index]
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = _parquet_writer(path, sft_schema() if self.sft else arrow_schema())
+        self.writer = _parquet_writer(path, self.rows.schema())
 
     def _finish_file(self) -> None:
         if self.writer is not None:
@@ -201,60 +210,6 @@ class _SplitWriter:
             self.writer = None
             self.index += 1
             self.in_file = 0
-
-
-def sft_schema():
-    import pyarrow as pa
-
-    # `arguments` is an object, the convention of Hugging Face chat templates (OpenAI's wire
-    # format carries its JSON text instead); the only tool is python_interpreter(code).
-    function = pa.struct([("name", pa.string()), ("arguments", pa.struct([("code", pa.string())]))])
-    tool_call = pa.struct([("id", pa.string()), ("type", pa.string()), ("function", function)])
-    message = pa.struct(
-        [
-            ("role", pa.string()),
-            ("content", pa.string()),
-            ("tool_calls", pa.list_(tool_call)),
-            ("tool_call_id", pa.string()),
-        ]
-    )
-    return pa.schema(
-        [
-            ("trajectory_id", pa.string()),
-            ("task_id", pa.string()),
-            ("source", pa.string()),
-            ("domain", pa.string()),
-            ("messages", pa.list_(message)),
-            ("tools", pa.string()),  # JSON text: TRL's SFTTrainer json-decodes a string `tools`
-            ("final_answer", pa.string()),
-            ("correct", pa.bool_()),
-        ]
-    )
-
-
-def sft_rows(rows) -> list[dict]:
-    """Chat examples (trajkit.interchange.to_messages) of an Arrow table of trajectories."""
-    from trajkit.interchange import to_messages
-    from trajkit.schema import Trajectory
-
-    examples = []
-    for row in rows.to_pylist():
-        trajectory = Trajectory.model_validate(row)
-        example = to_messages(trajectory)
-        for message in example["messages"]:
-            for call in message.get("tool_calls") or []:
-                call["function"]["arguments"] = json.loads(call["function"]["arguments"])
-        example["tools"] = json.dumps(example["tools"], ensure_ascii=False, sort_keys=True)
-        example["source"] = trajectory.task.source
-        example["domain"] = trajectory.task.domain
-        examples.append(example)
-    return examples
-
-
-def sft_table(rows):
-    import pyarrow as pa
-
-    return pa.Table.from_pylist(sft_rows(rows), schema=sft_schema())
 
 
 def _parquet_writer(path: Path, schema):

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trajkit.agent.cot import COT_PROMPT, cot_conversation
 from trajkit.agent.format import THOUGHT, conversation
+from trajkit.agent.toolspec import CODE_FUNCTIONS
 from trajkit.errors import ConfigError, TrajkitError
 from trajkit.schema import Trajectory
 from trajkit.sft.masks import LossTurn, Plan, plan, tokenize_plans
@@ -155,6 +156,19 @@ def loss_turns(traj: Trajectory, messages: Sequence[dict], steps, options: Examp
             skip = _prefix_length(messages[message_index]["content"], step.prefix, traj, step.index)
         turns.append(LossTurn(message_index, skip))
     return turns
+
+
+def with_loss_flags(messages: Sequence[dict], turns: Sequence[LossTurn]) -> list[dict]:
+    """`messages` as `{role, content, train}`: `train` is whether the message carries loss.
+
+    Only assistant messages can; a turn whose first-thought prefix is excluded (`skip_chars`)
+    is still `train: true` (its loss starts after the prefix, see `messages_record`).
+    """
+    trained = {turn.message_index for turn in turns}
+    return [
+        {"role": message["role"], "content": message["content"], "train": index in trained}
+        for index, message in enumerate(messages)
+    ]
 
 
 def _prefix_length(text: str, prefix: str, traj: Trajectory, step_index: int) -> int:
@@ -308,29 +322,6 @@ def to_example(traj: Trajectory, tokenizer, system_prompt: str, options: Example
 # --------------------------------------------------------------------- other trainers
 
 
-SEARCH_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "search",
-        "description": "Return the top Wikipedia passages for a query, as text.",
-        "parameters": {
-            "type": "object",
-            "properties": {"query": {"type": "string"}},
-            "required": ["query"],
-        },
-    },
-}
-FINAL_ANSWER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "final_answer",
-        "description": "Give the final answer and end the task.",
-        "parameters": {"type": "object", "properties": {"answer": {}}, "required": ["answer"]},
-    },
-}
-STUDENT_TOOLS = [SEARCH_TOOL, FINAL_ANSWER_TOOL]
-
-
 def messages_record(example: Example) -> dict:
     """An example as plain chat `messages` + `tools`, for trainers other than TRL.
 
@@ -354,7 +345,7 @@ def messages_record(example: Example) -> dict:
     return {
         "trajectory_id": example.trajectory_id,
         "messages": messages,
-        "tools": STUDENT_TOOLS if example.mode == "agent" else [],
+        "tools": CODE_FUNCTIONS if example.mode == "agent" else [],
         "loss_spans": spans,
         "weight": example.weight,
         "dropped_steps": example.dropped_steps,

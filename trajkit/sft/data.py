@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from trajkit.errors import ConfigError
-from trajkit.schema import Trajectory, stable_hash
+from trajkit.schema import Provenance, Trajectory, stable_hash
 from trajkit.sft.convert import Mode
 
 _SYNTHETIC = re.compile(r"^synthetic:(\d+)(?::(\d+))?$")
@@ -81,23 +82,18 @@ def load_training_data(datasets: list[str], where: str | None, *, where_label: s
 def training_mode(trajectories: list[Trajectory], *, where: str = "dataset") -> Mode:
     """`cot` when every trajectory is a CoT answer, `agent` when none is; a mix is an error.
 
-    Decided per provenance (`trajkit.agent.cot.is_cot_provenance`): made with the `cot` prompt,
-    or (imported data) one step allowed and no code or tool call in any of its trajectories.
+    Decided per provenance (`provenance_modes`).
     """
-    from trajkit.agent.cot import is_cot_provenance
-
-    groups: dict[str, list[Trajectory]] = {}
-    for traj in trajectories:
-        groups.setdefault(traj.provenance.fingerprint, []).append(traj)
+    groups = _provenance_groups(trajectories)
     cot = agent = 0
     templates: dict[bool, set[str]] = {True: set(), False: set()}
     for group in groups.values():
-        is_cot = is_cot_provenance(group[0].provenance, group)
-        templates[is_cot].add(group[0].provenance.prompt_template or "no prompt recorded")
+        is_cot = group.mode == "cot"
+        templates[is_cot].add(group.provenance.prompt_template or "no prompt recorded")
         if is_cot:
-            cot += len(group)
+            cot += group.count
         else:
-            agent += len(group)
+            agent += group.count
     if cot and agent:
         raise ConfigError(
             f"the training data mix {agent} agent trajectories (prompt {', '.join(sorted(templates[False]))}) "
@@ -108,6 +104,39 @@ def training_mode(trajectories: list[Trajectory], *, where: str = "dataset") -> 
             "mode: cot), or select one kind with the filter, e.g. \"provenance.prompt_template LIKE 'cot/%'\"",
         )
     return "cot" if cot else "agent"
+
+
+def provenance_modes(trajectories: Iterable[Trajectory]) -> dict[str, Mode]:
+    """Provenance fingerprint -> `cot` or `agent`: what kind of student each group trains.
+
+    Per `trajkit.agent.cot.is_cot_provenance`: made with the `cot` prompt, or (imported data)
+    one step allowed and no code or tool call in any trajectory of the group. Streams: keeps
+    one trajectory per group at most.
+    """
+    return {fingerprint: group.mode for fingerprint, group in _provenance_groups(trajectories).items()}
+
+
+@dataclass
+class _Group:
+    provenance: Provenance
+    count: int = 0
+    acting: Trajectory | None = None  # a trajectory of the group that wrote code or called a tool
+
+    @property
+    def mode(self) -> Mode:
+        from trajkit.agent.cot import is_cot_provenance
+
+        return "cot" if is_cot_provenance(self.provenance, [self.acting] if self.acting else []) else "agent"
+
+
+def _provenance_groups(trajectories: Iterable[Trajectory]) -> dict[str, _Group]:
+    groups: dict[str, _Group] = {}
+    for traj in trajectories:
+        group = groups.setdefault(traj.provenance.fingerprint, _Group(traj.provenance))
+        group.count += 1
+        if group.acting is None and any(step.code or step.tool_calls for step in traj.steps):
+            group.acting = traj
+    return groups
 
 
 def _fingerprint(spec: str, dataset) -> str:
