@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from trajkit.agent.observation import observation_of, observation_text
 from trajkit.errors import ConfigError
 from trajkit.schema import Step, StepError, ToolCall
 from trajkit.tools.protocol import ExecResult, SandboxError, ToolOutput
@@ -98,7 +99,7 @@ def test_stdout_is_capped_not_failed(interp, policy):
     assert result.error is None
     assert len(result.stdout) == policy.max_output_chars
     assert result.stdout_dropped == 30001 - policy.max_output_chars
-    assert "more characters" in result.observation()
+    assert "more characters" in observation_text(Step(index=0, code="print(...)", observation=observation_of(result)))
 
 
 def test_allowed_imports_work_and_others_are_refused(interp):
@@ -237,7 +238,7 @@ def test_results_fit_the_schema(interp):
     step = Step(
         index=0,
         code="1/0",
-        observation=result.observation(),
+        observation=observation_of(result),
         error=result.error,
         tool_calls=result.tool_calls,
     )

@@ -20,7 +20,6 @@ This module imports only the schema, so any layer can depend on it without an im
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,20 +56,6 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    def observation(self) -> str:
-        """The text an agent loop shows the model (smolagents-like layout)."""
-        if self.error is not None:
-            logs = f"Execution logs:\n{self.stdout}\n" if self.stdout else ""
-            return f"{logs}Error: {self.error.message}"
-        parts = [f"Execution logs:\n{self.stdout}"]
-        if self.stdout_dropped:
-            parts.append(f"[... {self.stdout_dropped:,} more characters of output were cut]")
-        if self.answered:
-            parts.append(f"Final answer: {json.dumps(self.final_answer, ensure_ascii=False)}")
-        else:
-            parts.append(f"Last output from code snippet:\n{self.value}")
-        return "\n".join(parts)
 
 
 class Interpreter(Protocol):
