@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from trajkit.agent.toolspec import SEARCH  # what the teacher and student prompts call it
 from trajkit.errors import InputError
 from trajkit.schema import ToolInfo
 from trajkit.tools.protocol import ToolOutput
 
-SEARCH_TOOL_NAME = "search"  # what the teacher and student prompts call it
 MAX_RESULTS = 10
 
 
@@ -34,7 +34,7 @@ class SearchTool:
     """Host-side callable behind `search(query)` in the sandbox."""
 
     def __init__(
-        self, retriever, *, name: str = SEARCH_TOOL_NAME, k: int = 3, mode: str | None = None
+        self, retriever, *, name: str = SEARCH, k: int = 3, mode: str | None = None
     ):
         if not isinstance(k, int) or not 1 <= k <= MAX_RESULTS:
             raise InputError(f"k must be between 1 and {MAX_RESULTS}, got {k!r}", where="k")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trajkit.agent.toolspec import PYTHON_INTERPRETER, SEARCH
 from trajkit.schema import ToolInfo
 
 if TYPE_CHECKING:
@@ -49,11 +50,10 @@ def open_toolbox(config: ToolsConfig, *, start_sandbox: bool = True) -> Toolbox:
 
         policy = config.sandbox.policy()
         pool = SandboxPool(policy, tools)
-        infos.insert(0, ToolInfo(name="python_interpreter", version=policy.describe()))
+        infos.insert(0, ToolInfo(name=PYTHON_INTERPRETER, version=policy.describe()))
     return Toolbox(pool=pool, tools=tools, infos=infos)
 
 
-SEARCH_NAME = "search"  # what the teacher and student prompts call it
 
 
 def search_tool(retriever_config: RetrieverConfig):
@@ -64,5 +64,5 @@ def search_tool(retriever_config: RetrieverConfig):
     dense = retriever_config.mode != "bm25"
     retriever = open_retriever(spec, dense=dense)
     mode = None if retriever_config.url else retriever_config.mode
-    return SearchTool(retriever, name=SEARCH_NAME, k=retriever_config.k, mode=mode)
+    return SearchTool(retriever, name=SEARCH, k=retriever_config.k, mode=mode)
 

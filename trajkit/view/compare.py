@@ -26,7 +26,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-INTERPRETER = "python_interpreter"
+from trajkit.agent.toolspec import PYTHON_INTERPRETER
+
 # Reasons, besides the error types of the schema (parse_error, execution_error, ...).
 ENDED = "ended"  # the compared run stopped (no step here) while the reference went on
 CONTINUED = "continued"  # the reference stopped here; the compared run went on
@@ -64,7 +65,7 @@ def step_signature(step: dict) -> str:
     calls = [
         f"{_norm(call.get('name'))}({_norm_arguments(call.get('arguments'))})"
         for call in step.get("tool_calls") or []
-        if call.get("name") and call.get("name") != INTERPRETER
+        if call.get("name") and call.get("name") != PYTHON_INTERPRETER
     ]
     if calls:
         return "tools:" + ";".join(calls)
