@@ -1,7 +1,11 @@
 """Publishing datasets: the Hub repository layout, the dataset card, push, pull and export.
 
-    layout.py  Parquet shards per config (`trajectories`, `sft`) and split
+    layout.py  Parquet shards per config and split
+    configs.py the rows of each config: `trajectories`, `sft` (what `trajkit train` trains on),
+               `tool_calls` (OpenAI-style, opt-in)
     card.py    the dataset card from the Jinja templates in trajkit/cards/
+    trl_snippet.py
+               the card's TRL recipe: the `sft` config with trajkit's loss masks
     charts.py  chart images for the card (matplotlib, optional)
     build.py   the complete layout of a dataset; `export_dataset` (trajkit export)
     client.py  repo ids, tokens, the huggingface_hub client and its errors as trajkit errors

@@ -59,7 +59,7 @@ def export_dataset(
 ) -> Layout:
     """Write the Hub repository layout of a dataset to a local folder, atomically.
 
-    The folder loads with `datasets.load_dataset(destination, "trajectories" | "sft")` and can
+    The folder loads with `datasets.load_dataset(destination, CONFIG)` for each published config and can
     be uploaded as it is. Options are those of `build_layout`.
     """
     destination = Path(destination)

@@ -20,6 +20,7 @@ from typing import Any
 
 from trajkit import __version__
 from trajkit.agent.format import parse_action
+from trajkit.agent.toolspec import PYTHON_INTERPRETER
 from trajkit.errors import InputError, SchemaError
 from trajkit.schema import (
     Outcome,
@@ -206,7 +207,7 @@ def _finish(current: dict, index: int) -> Step:
     if code is not None and current["call"] is not None:
         tool_calls.append(
             ToolCall(
-                name="python_interpreter",
+                name=PYTHON_INTERPRETER,
                 arguments=json.dumps({"code": code}),
                 output=observation,
                 error=error.message if error else None,
