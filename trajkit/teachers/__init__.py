@@ -28,7 +28,6 @@ from trajkit.teachers.base import (
     TeacherError,
 )
 from trajkit.teachers.config import (
-    BACKENDS,
     LlamaCppTeacher,
     LocalTeacher,
     OpenAITeacher,
@@ -45,7 +44,6 @@ __all__ = [
     "GenerationRequest",
     "GenerationResponse",
     "TeacherError",
-    "BACKENDS",
     "make_backend",
 ]
 
