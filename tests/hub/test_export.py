@@ -67,13 +67,13 @@ def test_sft_config_holds_the_student_conversation_with_loss_flags(dataset, tmp_
         assert row["correct"] == traj.outcome.correct and row["final_answer"] == traj.outcome.final_answer
 
 
-def test_tool_calls_config_holds_the_openai_messages(dataset, tmp_path):
+def test_sft_tool_calls_config_holds_the_openai_messages(dataset, tmp_path):
     import json
 
     out = tmp_path / "export"
-    layout = export_dataset(dataset, out, configs=["trajectories", "sft", "tool_calls"])
-    assert "tool_calls/train-00000-of-00001.parquet" in layout.files()
-    rows = pq.read_table(out / "tool_calls/train-00000-of-00001.parquet").to_pylist()
+    layout = export_dataset(dataset, out, configs=["trajectories", "sft", "sft_tool_calls"])
+    assert "sft_tool_calls/train-00000-of-00001.parquet" in layout.files()
+    rows = pq.read_table(out / "sft_tool_calls/train-00000-of-00001.parquet").to_pylist()
     by_id = {t.trajectory_id: t for t in dataset.trajectories()}
     assert len(rows) == 14
     for row in rows:
@@ -92,7 +92,7 @@ def test_tool_calls_config_holds_the_openai_messages(dataset, tmp_path):
             else:
                 assert got["tool_calls"] is None
     card = (out / "README.md").read_text()
-    assert "config_name: tool_calls" in card and "`tool_calls`" in card
+    assert "config_name: sft_tool_calls" in card and "`sft_tool_calls`" in card
 
 
 def test_export_is_deterministic(dataset, tmp_path):

@@ -1,6 +1,6 @@
 """The OpenAI tool-calling rendering of a trajectory: chat `messages` with `tool_calls`.
 
-For trainers and chat templates built around native tool calls (the Hub's `tool_calls`
+For trainers and chat templates built around native tool calls (the Hub's `sft_tool_calls`
 config, `trajkit dump -f messages`, the LLaMA-Factory export). Each step becomes an assistant
 turn whose `content` is the thought and whose single tool call runs the step's code with the
 `python_interpreter` tool (`trajkit.agent.toolspec.PYTHON_TOOL`), followed by a `tool` turn

@@ -9,7 +9,7 @@ import typer
 
 from trajkit.cli.output import console, print_summary
 
-CONFIG_HELP = ("config to publish: trajectories, sft (what trajkit train trains on) and/or tool_calls "
+CONFIG_HELP = ("config to publish: trajectories, sft (what trajkit train trains on) and/or sft_tool_calls "
                "(OpenAI-style; repeat the option; default trajectories and sft)")
 LICENSE_HELP = "license id for the card's YAML header (e.g. apache-2.0, cc-by-sa-4.0, mit)"
 TEMPLATE_HELP = "a Jinja template to render the card with instead of trajkit's (same context)"
@@ -113,7 +113,7 @@ def export_command(
 ) -> None:
     """Write the Hub repository layout (card, charts, Parquet configs) to a local folder.
 
-    `datasets.load_dataset(DIRECTORY, "trajectories" | "sft" | "tool_calls")` loads it; upload it as it is.
+    `datasets.load_dataset(DIRECTORY, "trajectories" | "sft" | "sft_tool_calls")` loads it; upload it as it is.
     Other formats (--format) write the files their trainer reads; see trajkit.exports.
     """
     if format != "hub":

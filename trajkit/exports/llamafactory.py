@@ -1,7 +1,7 @@
 """`trajkit export DS OUT --format llamafactory`: ShareGPT conversations with tool calls.
 
 The conversation is trajkit's tool-call rendering (`trajkit.agent.tool_calls.tool_call_messages`,
-the Hub `tool_calls` config): each action is a `python_interpreter` call. In LLaMA-Factory's ShareGPT
+the Hub `sft_tool_calls` config): each action is a `python_interpreter` call. In LLaMA-Factory's ShareGPT
 format (`data/README.md`; `SharegptDatasetConverter`) that becomes
 
 - `human`: the task; `function_call`: the call as JSON `{"name", "arguments"}`, preceded by the

@@ -2,7 +2,7 @@
 
     layout.py  Parquet shards per config and split
     configs.py the rows of each config: `trajectories`, `sft` (what `trajkit train` trains on),
-               `tool_calls` (OpenAI-style, opt-in)
+               `sft_tool_calls` (OpenAI-style, opt-in)
     card.py    the dataset card from the Jinja templates in trajkit/cards/
     trl_snippet.py
                the card's TRL recipe: the `sft` config with trajkit's loss masks

@@ -145,7 +145,7 @@ def card_context(
         "split_names": {k: v for k, v in layout.split_names.items() if k != v},
         "configs": layout.configs,
         "has_sft": "sft" in layout.configs,
-        "has_tool_calls": "tool_calls" in layout.configs,
+        "has_tool_calls": "sft_tool_calls" in layout.configs,
         "has_trajectories": "trajectories" in layout.configs,
         "all_configs": CONFIGS,
         "overview": stats["overview"][0] if stats["overview"] else {},

@@ -8,8 +8,8 @@
   default example options: no loss on error steps or steps marked `train: false`). Rendered with
   the student's chat template and masked per `train`, a row gives the same tokens and loss mask
   as `trajkit train` (tests/sft/test_renderings_agree.py);
-- `tool_calls`: the OpenAI tool-calling rendering (`trajkit.agent.tool_calls.tool_call_messages`),
-  for trainers built around native tool calls; opt-in (`--config tool_calls`).
+- `sft_tool_calls`: the OpenAI tool-calling rendering (`trajkit.agent.tool_calls.tool_call_messages`),
+  for trainers built around native tool calls; opt-in (`--config sft_tool_calls`).
 
 Each config is a `ConfigRows`: its Arrow schema and a function from a table of trajectories to
 its rows. They depend on the rows only (and the dataset's provenance groups), so exports are
@@ -133,7 +133,7 @@ class SftRows:
 
 
 class ToolCallRows:
-    """`tool_calls`: OpenAI-style chat with one `python_interpreter` call per step."""
+    """`sft_tool_calls`: OpenAI-style chat with one `python_interpreter` call per step."""
 
     def schema(self) -> pa.Schema:
         import pyarrow as pa
@@ -177,7 +177,7 @@ def config_rows(dataset: Dataset, configs: list[str]) -> dict[str, ConfigRows]:
             makers[config] = TrajectoryRows()
         elif config == "sft":
             makers[config] = SftRows.of(dataset)
-        elif config == "tool_calls":
+        elif config == "sft_tool_calls":
             makers[config] = ToolCallRows()
         else:
             raise ValueError(f"unknown config {config!r}")

@@ -5,7 +5,7 @@
     trajectories/{split}-00000-of-0000N.parquet the full nested trajectory schema
     sft/{split}-00000-of-0000N.parquet          the student conversation `trajkit train` trains on,
                                                 with per-message loss flags
-    tool_calls/{split}-00000-of-0000N.parquet   OpenAI-style chat with `tool_calls` (opt-in)
+    sft_tool_calls/{split}-00000-of-0000N.parquet  OpenAI-style chat with `tool_calls` (opt-in)
 
 What each config's rows hold is `trajkit.hub.configs`.
 
@@ -29,7 +29,7 @@ from trajkit.store import Dataset
 if TYPE_CHECKING:
     from trajkit.hub.configs import ConfigRows
 
-CONFIGS = ("trajectories", "sft", "tool_calls")
+CONFIGS = ("trajectories", "sft", "sft_tool_calls")
 PUBLISHED_BY_DEFAULT = ("trajectories", "sft")
 DEFAULT_CONFIG = "trajectories"  # what `load_dataset(repo)` loads without a config name
 CARD = "README.md"
