@@ -199,3 +199,26 @@ def test_train_dry_run_on_cot_data(tmp_path, tokenizer_dir, cot_dataset, cli):
     result = cli("train", str(recipe), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "examples: 4" in result.stdout and "system prompt cot/" in result.stderr
+
+
+def test_hub_sft_config_renders_each_provenance_as_its_student_trains(cot_dataset, agent_dataset, tmp_path):
+    """A dataset mixing CoT answers and agent trajectories publishes each with its own prompt."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trajkit.hub.build import export_dataset
+    from trajkit.sft.convert import student_messages
+
+    mixed = Dataset.create(tmp_path / "mixed")
+    cot = list(cot_dataset.trajectories())
+    agent = list(agent_dataset.trajectories())
+    mixed.append(cot + agent)
+    export_dataset(mixed, tmp_path / "hub", configs=["sft"])
+    table = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "hub/sft").glob("*.parquet"))])
+    rows = {row["trajectory_id"]: row for row in table.to_pylist()}
+    for traj, mode, prompt in [*((t, "cot", "cot") for t in cot), *((t, "agent", "student") for t in agent)]:
+        row = rows[traj.trajectory_id]
+        assert row["system_prompt"].split("/")[0] == prompt
+        expected = student_messages(traj, load_prompt(prompt).text, mode=mode)
+        assert [{"role": m["role"], "content": m["content"]} for m in row["messages"]] == expected
+        assert [m["train"] for m in row["messages"]] == [m["role"] == "assistant" for m in expected]
