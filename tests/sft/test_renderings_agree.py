@@ -25,7 +25,7 @@ def _trajectories():
     prefixed.steps[0].thought = "The city was founded long ago. I will search for the year."
     prefixed.steps[0].prefix = "Thought: The city was founded long ago."
     long_output = make_trajectory(5, n_steps=3)  # an observation cut at 4,000 characters
-    long_output.steps[0].observation = "Velmora archive entry. " * 200
+    long_output.steps[0].observation = ("Velmora archive entry. " * 200).strip()
     failed = make_trajectory(6, n_steps=2, correct=False)  # dropped by train and by the card's filter
     return [plain, with_error, not_trained, prefixed, long_output, failed, *synthetic_trajectories(4, seed=7)]
 
@@ -104,3 +104,75 @@ def test_what_eval_shows_the_student_is_what_it_was_trained_on(published, traine
             assert hub.input_ids[: hub.turn_starts[index]] == shown  # the Hub sft config
             checked += 1
     assert checked >= 15
+
+
+class _Replay:
+    """A backend that answers each step with the recorded action (as a model stopped at
+    `<end_code>` would) and records every request; and interpreters that give back each step's
+    recorded result."""
+
+    def __init__(self, traj):
+        self.traj = traj
+        self.requests = []
+
+    async def generate(self, request):
+        from trajkit.agent.format import END_CODE, step_assistant_text
+        from trajkit.teachers.base import Choice, GenerationResponse
+
+        self.requests.append(request)
+        step = self.traj.steps[sum(m["role"] == "assistant" for m in request.messages)]
+        text = step_assistant_text(step).removesuffix(END_CODE)
+        return GenerationResponse(choices=[Choice(text=text, finish_reason="stop")], prompt_tokens=0,
+                                  completion_tokens=0, latency_ms=0.0)
+
+    def new_interpreter(self):
+        return _ReplayInterpreter([step for step in self.traj.steps if step.code])
+
+
+class _ReplayInterpreter:
+    def __init__(self, steps):
+        self.steps = list(steps)
+
+    def run(self, code):
+        from trajkit.tools.protocol import ExecResult
+
+        step = self.steps.pop(0)
+        assert step.code == code
+        answered = step.final_answer is not None and step.error is None
+        return ExecResult(stdout=step.observation or "", error=step.error, answered=answered,
+                          final_answer=step.final_answer if answered else None)
+
+    def fork(self):
+        return self
+
+    def close(self):
+        pass
+
+
+def test_the_agent_loop_shows_the_student_the_prompts_it_was_trained_on(published, trained):
+    """`trajkit eval` runs the agent loop; replaying each trajectory through it, the prompt the
+    backend receives before step k, rendered as the local backend renders it, is the training
+    example's tokens before assistant turn k."""
+    import asyncio
+
+    from trajkit.agent.config import AgentConfig, AgentSettings
+    from trajkit.agent.loop import run_agent
+    from trajkit.schema import Sampling
+    from trajkit.teachers.chat_template import render_chat
+
+    dataset, _ = published
+    by_id = {t.trajectory_id: t for t in dataset.trajectories()}
+    tokenizer = trained.tokenizer
+    for example in trained.examples:
+        traj = by_id[example.trajectory_id]
+        replay = _Replay(traj)
+        settings = AgentSettings(agent=AgentConfig(max_steps=len(traj.steps)), system_prompt=load_prompt("student").text,
+                                 sampling=Sampling(temperature=0.0, max_tokens=64))
+        result = asyncio.run(run_agent(traj.task, replay, replay.new_interpreter, settings))
+        assert len(result.steps) == len(traj.steps) and result.outcome.status == "answered"
+        assistant = [i for i, m in enumerate(example.messages) if m["role"] == "assistant"]
+        assert len(replay.requests) == len(assistant)
+        for request, index in zip(replay.requests, assistant, strict=True):
+            prompt = render_chat(tokenizer, request.messages, request.assistant_prefix)
+            shown = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            assert shown == example.input_ids[: example.turn_starts[index]]
