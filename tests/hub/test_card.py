@@ -91,6 +91,9 @@ def test_card_shows_statistics_charts_schema_example_and_snippets(dataset, tmp_p
         "trajkit pull alice/agent-runs my-dataset",
     ):
         assert snippet in text
+    # the TRL snippet trains with trajkit's loss masks, not on the whole conversation
+    assert '"assistant_masks": assistant_masks' in text and 'message["train"]' in text
+    assert "the student conversation `trajkit train` trains on" in text
 
 
 def test_backticks_and_pipes_in_data_do_not_break_the_card(make_dataset, tmp_path):
