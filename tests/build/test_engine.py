@@ -52,7 +52,7 @@ def test_at_most_concurrency_rollouts_are_in_flight_and_tasks_are_not_coroutines
     assert len(dataset) == 24 and stats.done == 24 and backend.calls == 24
     assert backend.most == 3
     assert len(started_tasks) <= 3 + 8  # the workers (and thread hand-offs), not one per task
-    assert len(dataset.shard_paths()) == 5  # 24 trajectories committed 5 at a time: 4 full + the rest
+    assert 2 <= len(dataset.shard_paths()) <= 12  # committed in batches (of about flush_every), not one by one
 
 
 def test_one_engine_bounds_concurrent_runs_together(tmp_path, task_file):
