@@ -50,17 +50,13 @@ class TrajectoryRows:
         return rows
 
 
-_ID_COLUMNS = [("trajectory_id", "string"), ("task_id", "string"), ("source", "string"), ("domain", "string")]
-_OUTCOME_COLUMNS = [("final_answer", "string"), ("correct", "bool_")]
-
-
 def _columns(middle: list[tuple[str, pa.DataType]]) -> pa.Schema:
+    """The schema of a chat config: the trajectory's ids, `middle`, then its outcome."""
     import pyarrow as pa
 
-    def typed(columns):
-        return [(name, getattr(pa, kind)()) for name, kind in columns]
-
-    return pa.schema([*typed(_ID_COLUMNS), *middle, *typed(_OUTCOME_COLUMNS)])
+    ids = [(name, pa.string()) for name in ("trajectory_id", "task_id", "source", "domain")]
+    outcome = [("final_answer", pa.string()), ("correct", pa.bool_())]
+    return pa.schema([*ids, *middle, *outcome])
 
 
 def _row(traj: Trajectory, **middle) -> dict:
