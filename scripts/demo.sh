@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded default, offline.
 #   1. write a synthetic task set and its corpus
-#   2. build teacher trajectories with the local SmolLM2-135M agent (sandbox + retriever)
+#   2. build teacher trajectories with the embedded Qwen2.5-Coder-1.5B teacher on llama.cpp
+#      (sandbox + retriever)
 #   3. print the dataset's statistics and one trajectory
 set -euo pipefail
 cd "$(dirname "$0")/.."

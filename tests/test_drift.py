@@ -78,7 +78,7 @@ def test_rendering_that_changes_the_text_is_reported(tokenizer):
 
 
 def test_stats_and_card_report_the_drift(tokenizer, tmp_path, cli):
-    from trajkit.hub.build import export_dataset
+    from trajkit.hub.repo_folder import export_dataset
     from trajkit.store import Dataset
 
     def split_first(step, ids):

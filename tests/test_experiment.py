@@ -9,7 +9,8 @@ import pytest
 
 from tests.factories import make_provenance, make_trajectory
 from trajkit.errors import InputError
-from trajkit.experiment import Cell, main, report, wilson
+from trajkit.experiment import Cell, main, report
+from trajkit.stats import wilson_interval as wilson
 from trajkit.store import Dataset
 
 

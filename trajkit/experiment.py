@@ -15,14 +15,12 @@ chart. It writes `RESULTS.md`, `results.json` and `accuracy.png` into OUT_DIR.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trajkit.errors import InputError
-
-Z95 = 1.959963984540054
+from trajkit.stats import wilson_interval
 
 CELLS_SQL = """
 SELECT dataset, source AS benchmark, domain, count(*) AS n,
@@ -41,23 +39,13 @@ class Cell:
         return self.correct / self.n if self.n else 0.0
 
     def interval(self) -> tuple[float, float]:
-        return wilson(self.correct, self.n)
+        return wilson_interval(self.correct, self.n) or (0.0, 1.0)
 
     def text(self) -> str:
         if not self.n:
             return "—"
         low, high = self.interval()
         return f"{100 * self.accuracy:.1f} [{100 * low:.0f}, {100 * high:.0f}] n={self.n}"
-
-
-def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (good at small n and near 0 or 1)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def parse_runs(specs: list[str]) -> list[tuple[str, Path]]:

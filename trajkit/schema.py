@@ -40,7 +40,7 @@ ErrorType = Literal[
     "forbidden_import",
     "forbidden_operation",  # sandbox refused an operation (file outside scratch, network, ...)
     "tool_error",  # a tool (retriever, ...) failed
-    "sandbox_error",  # the sandbox worker itself died
+    "sandbox_error",  # the sandbox process running the step died
     "teacher_error",  # the model backend failed after retries
     "max_steps",
 ]

@@ -6,10 +6,27 @@ Used by `trajkit stats`, the Hub dataset card (and its charts) and experiment tr
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from trajkit.query import connect, run
 from trajkit.store import Dataset
+
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
+
+
+def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of a binomial proportion (good at small n and near 0 or 1);
+    None when n is 0."""
+    if n <= 0:
+        return None
+    p = correct / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    low = 0.0 if correct == 0 else max(0.0, centre - half)  # exact at the ends, not float noise
+    high = 1.0 if correct == n else min(1.0, centre + half)
+    return low, high
 
 OVERVIEW_SQL = """
 SELECT

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from trajkit.hub.build import export_dataset
 from trajkit.hub.card import fence, md_cell, size_category
+from trajkit.hub.repo_folder import export_dataset
 
 
 def card_of(dataset, tmp_path, **options):

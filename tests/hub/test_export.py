@@ -11,8 +11,8 @@ from tests.factories import make_trajectory
 from tests.hub.conftest import sorted_rows
 from trajkit.agent.tool_calls import tool_call_messages
 from trajkit.errors import DatasetError, InputError, SchemaError
-from trajkit.hub.build import export_dataset
 from trajkit.hub.layout import split_names
+from trajkit.hub.repo_folder import export_dataset
 from trajkit.schema import PARQUET_VERSION_KEY
 
 
@@ -147,7 +147,7 @@ def test_split_names_are_made_valid_for_datasets(make_dataset, tmp_path):
 
 
 def test_shards_split_large_splits(dataset, tmp_path):
-    from trajkit.hub.build import build_layout
+    from trajkit.hub.repo_folder import build_layout
 
     root = tmp_path / "root"
     root.mkdir()

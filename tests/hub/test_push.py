@@ -11,9 +11,9 @@ import pytest
 from tests.factories import make_trajectory
 from tests.hub.conftest import USER, sorted_rows
 from trajkit.errors import DatasetError, InputError, SchemaError, ServiceError
-from trajkit.hub.build import export_dataset
 from trajkit.hub.pull import pull_dataset
 from trajkit.hub.push import push_dataset
+from trajkit.hub.repo_folder import export_dataset
 
 pytestmark = pytest.mark.server
 

@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import run_cli
 from tests.hub.conftest import USER
 from trajkit.errors import TrajkitError
-from trajkit.hub.build import export_dataset
 from trajkit.hub.pull import pull_dataset
 from trajkit.hub.push import push_dataset
+from trajkit.hub.repo_folder import export_dataset
 
 pytestmark = pytest.mark.server
 

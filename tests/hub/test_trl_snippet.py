@@ -23,7 +23,7 @@ def _snippet(card: str) -> str:
 
 def test_card_snippet_trains_on_trajkit_s_tokens_and_masks(tmp_path, monkeypatch):
     from trajkit.agent.prompts import load_prompt
-    from trajkit.hub.build import export_dataset
+    from trajkit.hub.repo_folder import export_dataset
     from trajkit.models.specs import hf_folder
     from trajkit.sft.convert import to_examples
     from trajkit.sft.synthetic import synthetic_trajectories

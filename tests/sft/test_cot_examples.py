@@ -206,7 +206,7 @@ def test_hub_sft_config_renders_each_provenance_as_its_student_trains(cot_datase
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trajkit.hub.build import export_dataset
+    from trajkit.hub.repo_folder import export_dataset
     from trajkit.sft.convert import student_messages
 
     mixed = Dataset.create(tmp_path / "mixed")

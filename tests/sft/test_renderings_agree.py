@@ -33,7 +33,7 @@ def _trajectories():
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """A dataset of varied trajectories, and the rows of its exported Hub `sft` config."""
-    from trajkit.hub.build import export_dataset
+    from trajkit.hub.repo_folder import export_dataset
 
     root = tmp_path_factory.mktemp("renderings")
     dataset = Dataset.create(root / "ds", name="renderings")

@@ -12,10 +12,10 @@ from trajkit.cli.report import (
     render_html,
     report_details,
     sag_effect,
-    wilson_interval,
     write_report,
 )
 from trajkit.evaluate import evaluate, metrics
+from trajkit.stats import wilson_interval
 
 
 def test_wilson_interval():

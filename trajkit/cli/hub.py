@@ -123,8 +123,8 @@ def export_command(
         summary["files"] = ", ".join(summary["files"])
         print_summary(f"export {format}", {**summary, "written": str(directory)})
         return
-    from trajkit.hub.build import export_dataset
     from trajkit.hub.client import check_repo_id
+    from trajkit.hub.repo_folder import export_dataset
 
     if repo_id is not None:
         repo_id = check_repo_id(repo_id)

@@ -12,10 +12,11 @@ Model output is untrusted: everything taken from the runs is HTML-escaped.
 from __future__ import annotations
 
 import html
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
+
+from trajkit.stats import wilson_interval
 
 TABLE_COLUMNS = [
     "run", "benchmark", "sag_n", "trajectories", "accuracy", "answered_rate",
@@ -57,17 +58,6 @@ def render_markdown(metrics: dict[str, list[dict]], title: str) -> str:
 
 
 # ----------------------------------------------------------------------------- statistics
-
-
-def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """The 95% Wilson score interval of a proportion (None when n is 0)."""
-    if n <= 0:
-        return None
-    p = correct / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 RUNS_SQL = """

@@ -7,7 +7,7 @@
 - `adp`: the Agent Data Protocol (`trajkit.importers.adp` reads it back);
 - `tokens`: the completion token ids and logprobs captured at build time, one row per step.
 
-The default format, `hub`, is the Hugging Face Hub layout (`trajkit.hub.build`). Every export
+The default format, `hub`, is the Hugging Face Hub layout (`trajkit.hub.repo_folder`). Every export
 writes into a temporary folder renamed when complete (`trajkit.exports.output`), and a dataset
 without what a format needs fails with one line naming the recipe setting that produces it.
 Nothing heavy is imported here.

@@ -7,7 +7,8 @@
     trl_snippet.py
                the card's TRL recipe: the `sft` config with trajkit's loss masks
     charts.py  chart images for the card (matplotlib, optional)
-    build.py   the complete layout of a dataset; `export_dataset` (trajkit export)
+    repo_folder.py
+               the complete repository folder of a dataset; `export_dataset` (trajkit export)
     client.py  repo ids, tokens, the huggingface_hub client and its errors as trajkit errors
     push.py    `push_dataset` (trajkit push): one atomic commit of the changed files
     pull.py    `pull_dataset` (trajkit pull): the `trajectories` config into a dataset directory
@@ -23,9 +24,9 @@ __all__ = ["build_layout", "export_dataset", "push_dataset", "pull_dataset", "Pu
 
 def __getattr__(name: str):
     if name in ("build_layout", "export_dataset"):
-        from trajkit.hub import build
+        from trajkit.hub import repo_folder
 
-        return getattr(build, name)
+        return getattr(repo_folder, name)
     if name in ("push_dataset", "PushResult"):
         from trajkit.hub import push
 

@@ -1,6 +1,6 @@
 """`trajkit push`: publish a dataset to a Hugging Face Hub dataset repo in one atomic commit.
 
-Push builds the repository layout (trajkit.hub.build) in a temporary folder, compares every
+Push builds the repository layout (trajkit.hub.repo_folder) in a temporary folder, compares every
 file with the remote one (sha256 of LFS files, git blob sha1 of regular files, as the Hub's
 tree listing reports them) and sends one commit holding exactly the changed files plus the
 deletion of stale files that push owns (`trajectories/`, `sft/` and trajkit's chart images);
@@ -135,7 +135,7 @@ def push_dataset(
     progress: Progress | None = None,
 ) -> PushResult:
     """Publish a dataset to a Hub dataset repo (created when missing); see the module doc."""
-    from trajkit.hub.build import build_layout, open_valid
+    from trajkit.hub.repo_folder import build_layout, open_valid
 
     say = progress or (lambda _message: None)
     repo_id = check_repo_id(repo_id)

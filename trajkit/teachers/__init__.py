@@ -75,7 +75,7 @@ def _construct(config: TeacherConfig, where: str) -> Backend:
         from trajkit.teachers.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(config)
-    if isinstance(config, VLLMTeacher):  # vLLM's async engine (AsyncLLM); vllm_offline.VLLMBackend is the LLM.chat path
+    if isinstance(config, VLLMTeacher):  # vLLM's async engine (AsyncLLM)
         from trajkit.teachers.vllm_async import VLLMAsyncBackend
 
         if not config.model:

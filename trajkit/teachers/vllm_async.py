@@ -2,8 +2,8 @@
 
 Every `generate()` is its own engine request: vLLM's scheduler batches whatever is in flight
 at each step (continuous batching), so a multi-turn rollout's next turn starts as soon as its
-previous one is done, never waiting for the slowest sequence of someone else's batch (the
-offline `LLM.chat` path, `vllm_offline.py`, had to wait for the whole batch).
+previous one is done, never waiting for the slowest sequence of someone else's batch (as
+vLLM's offline `LLM.chat` would). Requests and outputs are mapped by `vllm_mapping.py`.
 
 Public vLLM API only (checked against the vLLM docs: `vllm.AsyncEngineArgs`,
 `vllm.v1.engine.async_llm.AsyncLLM` — exported as `vllm.AsyncLLMEngine` — with
@@ -31,7 +31,7 @@ from trajkit.errors import require
 from trajkit.teachers.base import BackendBase, GenerationRequest, GenerationResponse, Stopwatch
 from trajkit.teachers.chat_template import plain_messages
 from trajkit.teachers.config import VLLMTeacher
-from trajkit.teachers.vllm_offline import response_from_output, sampling_kwargs
+from trajkit.teachers.vllm_mapping import response_from_output, sampling_kwargs
 
 
 def chat_prompt(tokenizer, request: GenerationRequest, chat_template: str | None = None) -> str:

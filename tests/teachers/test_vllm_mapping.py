@@ -1,4 +1,4 @@
-"""vLLM offline: the request mapping (pure, runs everywhere) and a real run where vLLM exists."""
+"""vLLM: the request/response mapping (pure, runs everywhere) and a real run where vLLM exists."""
 
 import asyncio
 import importlib.util
@@ -9,7 +9,7 @@ import pytest
 from trajkit.errors import MissingExtraError
 from trajkit.schema import Sampling
 from trajkit.teachers import GenerationRequest, make_backend
-from trajkit.teachers.vllm_offline import chat_calls, response_from_output, sampling_kwargs
+from trajkit.teachers.vllm_mapping import response_from_output, sampling_kwargs
 
 USER = {"role": "user", "content": "What is 6 times 7?"}
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
@@ -22,26 +22,6 @@ def test_sampling_maps_to_sampling_params_kwargs():
                       "stop": ["<end_code>"]}
     defaults = sampling_kwargs(Sampling(), default_max_tokens=100)
     assert defaults == {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 100}
-
-
-def test_requests_group_into_plain_and_prefixed_chat_calls():
-    requests = [
-        GenerationRequest([USER], Sampling(n=2)),
-        GenerationRequest([USER], assistant_prefix="Thought: 6 * 7"),
-        GenerationRequest([USER, {"role": "assistant", "content": "x"}, USER], Sampling(seed=1)),
-    ]
-    plain, prefixed = chat_calls(requests)
-    assert plain.request_indices == [0, 2] and prefixed.request_indices == [1]
-    assert plain.chat_kwargs() == {"use_tqdm": False, "add_generation_prompt": True,
-                                   "continue_final_message": False}
-    assert prefixed.chat_kwargs("{{ tmpl }}") == {
-        "use_tqdm": False, "add_generation_prompt": False, "continue_final_message": True,
-        "chat_template": "{{ tmpl }}"}
-    assert prefixed.messages == [[USER, {"role": "assistant", "content": "Thought: 6 * 7"}]]
-    assert plain.messages[1][-1] == USER and len(plain.messages[1]) == 3
-    assert [s["n"] for s in plain.sampling] == [2, 1] and plain.sampling[1]["seed"] == 1
-    assert chat_calls([requests[0]])[0].continue_final_message is False
-    assert len(chat_calls([requests[0]])) == 1
 
 
 def test_request_output_maps_to_a_response():

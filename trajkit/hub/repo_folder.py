@@ -1,4 +1,4 @@
-"""Build the complete repository layout of a dataset: data, charts and card; `trajkit export`."""
+"""The complete repository folder of a dataset (data, charts and card), as `trajkit export` writes it and `trajkit hub push` uploads it."""
 
 from __future__ import annotations
 
