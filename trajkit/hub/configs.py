@@ -71,10 +71,20 @@ def _row(traj: Trajectory, **middle) -> dict:
     }
 
 
-def _trajectories(rows: pa.Table) -> list[Trajectory]:
+class _ChatRows(Protocol):
+    def schema(self) -> pa.Schema: ...
+
+    def row(self, traj: Trajectory) -> dict: ...
+
+
+def _chat_table(config: _ChatRows, rows: pa.Table) -> pa.Table:
+    """A chat config's table: one row per stored trajectory, rendered by `config.row`."""
+    import pyarrow as pa
+
     from trajkit.schema import Trajectory
 
-    return [Trajectory.model_validate(row) for row in rows.to_pylist()]
+    trajectories = (Trajectory.model_validate(row) for row in rows.to_pylist())
+    return pa.Table.from_pylist([config.row(t) for t in trajectories], schema=config.schema())
 
 
 @dataclass
@@ -123,9 +133,7 @@ class SftRows:
         return _row(traj, system_prompt=prompt.id, messages=with_loss_flags(messages, turns))
 
     def table(self, rows: pa.Table) -> pa.Table:
-        import pyarrow as pa
-
-        return pa.Table.from_pylist([self.row(t) for t in _trajectories(rows)], schema=self.schema())
+        return _chat_table(self, rows)
 
 
 class ToolCallRows:
@@ -160,9 +168,7 @@ class ToolCallRows:
         return _row(traj, messages=chat["messages"], tools=tools)
 
     def table(self, rows: pa.Table) -> pa.Table:
-        import pyarrow as pa
-
-        return pa.Table.from_pylist([self.row(t) for t in _trajectories(rows)], schema=self.schema())
+        return _chat_table(self, rows)
 
 
 def config_rows(dataset: Dataset, configs: list[str]) -> dict[str, ConfigRows]:
