@@ -55,6 +55,9 @@ class TrainingSpec(Model):
     max_length: int = Field(1024, ge=32)
     packing: bool = False
     packing_strategy: Literal["bfd", "bfd_split", "wrapped"] = "bfd"
+    group_by_length: bool = Field(
+        False, description="batch examples of similar length together (less padding; transformers' group_by_length)"
+    )
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     gradient_checkpointing: bool = False
     warmup_ratio: float = Field(0.0, ge=0, lt=1)

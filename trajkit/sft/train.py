@@ -48,6 +48,7 @@ _MANAGED_FIELDS = {
     "gradient_checkpointing", "warmup_steps", "lr_scheduler_type", "weight_decay", "max_grad_norm",
     "optim", "logging_steps", "save_strategy", "save_steps", "report_to", "seed", "data_seed",
     "assistant_only_loss", "completion_only_loss", "dataset_text_field", "activation_checkpointing",
+    "train_sampling_strategy",
 }  # fmt: skip
 
 
@@ -130,6 +131,7 @@ def sft_config_kwargs(recipe: Recipe, output_dir: Path) -> dict:
         max_length=t.max_length,
         packing=t.packing,
         packing_strategy=t.packing_strategy,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         bf16=t.precision == "bf16",
         fp16=t.precision == "fp16",
         gradient_checkpointing=t.gradient_checkpointing,
@@ -154,6 +156,15 @@ def sft_config_kwargs(recipe: Recipe, output_dir: Path) -> dict:
         kwargs["activation_checkpointing"] = t.gradient_checkpointing
     kwargs.update(t.extra)
     return kwargs
+
+
+def _trainer_class(trl, model):
+    """TRL's trainer; on the CPU, with the loss computed on the loss positions only (`cpu_loss`)."""
+    from trajkit.sft.cpu_loss import cpu_trainer_class, supports_masked_loss
+
+    if _has_accelerator() or not supports_masked_loss(model):
+        return trl.SFTTrainer
+    return cpu_trainer_class(trl)
 
 
 def _has_accelerator() -> bool:
@@ -271,7 +282,7 @@ def train(
     config = sft_config(recipe, out)
     model = load_model(recipe, prepared.model_path)
     recorder = _loss_recorder()
-    trainer = trl.SFTTrainer(
+    trainer = _trainer_class(trl, model)(
         model=model,
         args=config,
         train_dataset=training_dataset(rows),
