@@ -24,9 +24,6 @@ without trajkit.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +46,7 @@ from trajkit.shards import (
     shard_name,
     write_shard,
 )
+from trajkit.staging import staged_folder
 from trajkit.validate import first_error, rows_as_table, validate_table
 
 MANIFEST = "trajkit.json"
@@ -399,18 +397,10 @@ def create_atomic(
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise DatasetError("output path already exists", where=str(dst), fix="choose a new path or pass --overwrite")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
-    try:
+    with staged_folder(dst) as staging:
         dataset = Dataset.create(staging, name=dst.name, recipe=recipe, lineage=lineage)
         dataset.manifest.lineage = (history or []) + [lineage]
         dataset.append(rows)
-        if overwrite and dst.exists():
-            shutil.rmtree(dst)
-        os.rename(staging, dst)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Dataset.open(dst)
 
 

@@ -8,13 +8,12 @@ with `overwrite`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 from trajkit.errors import InputError, TrajkitError
+from trajkit.staging import new_staging, swap_in
 
 
 class MissingDataError(TrajkitError):
@@ -32,23 +31,17 @@ class ExportFolder:
             raise InputError(
                 "the output folder exists", where=str(self.out), fix="choose a new folder or pass --overwrite"
             )
-        self.tmp = self.out.with_name(f".{self.out.name}.tmp-{uuid.uuid4().hex[:8]}")
+        self.tmp = self.out  # the staging folder, once entered
 
     def __enter__(self) -> ExportFolder:
-        self.tmp.mkdir(parents=True)
+        self.tmp = new_staging(self.out)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(self.out, old)
-            os.replace(self.tmp, self.out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.out)
+        swap_in(self.tmp, self.out)
 
     def path(self, name: str) -> Path:
         self.files.append(name)

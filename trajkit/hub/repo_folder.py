@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,6 +9,7 @@ from trajkit.errors import DatasetError
 from trajkit.hub.card import card_context, render_card, steps_by_outcome
 from trajkit.hub.charts import draw_charts
 from trajkit.hub.layout import ASSETS_DIR, CARD, Layout, check_configs, write_data
+from trajkit.staging import staged_folder
 from trajkit.store import Dataset
 
 
@@ -70,15 +68,7 @@ def export_dataset(
     dataset = open_valid(source)
     if destination.resolve() == dataset.path.resolve():
         raise DatasetError("the output is the dataset itself", where=str(destination), fix="export to a new folder")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
-    try:
+    with staged_folder(destination) as staging:
         layout = build_layout(dataset, staging, **options)
-        if overwrite and destination.exists():
-            shutil.rmtree(destination)
-        os.rename(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     layout.root = destination
     return layout
