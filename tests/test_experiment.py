@@ -9,7 +9,7 @@ import pytest
 
 from tests.factories import make_provenance, make_trajectory
 from trajkit.errors import InputError
-from trajkit.experiment import Cell, main, report
+from trajkit.experiment import Cell, bar_values, main, report
 from trajkit.stats import wilson_interval as wilson
 from trajkit.store import Dataset
 
@@ -82,3 +82,13 @@ def test_a_run_that_is_not_a_dataset_is_one_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r"), "no-equals-sign"]) == 2
     assert "LABEL=RUN_DIR" in capsys.readouterr().err
     assert not (tmp_path / "r" / "RESULTS.md").exists()
+
+
+def test_a_method_not_run_on_a_benchmark_gets_no_bar_and_no_error_bar():
+    import math
+
+    heights, (below, above) = bar_values([Cell(n=10, correct=5), Cell(n=0, correct=0)])
+    low, high = wilson(5, 10)
+    assert heights[0] == pytest.approx(50.0)
+    assert below[0] == pytest.approx(100 * (0.5 - low)) and above[0] == pytest.approx(100 * (high - 0.5))
+    assert math.isnan(heights[1]) and math.isnan(below[1]) and math.isnan(above[1])

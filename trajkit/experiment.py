@@ -166,6 +166,16 @@ def goals(table, runs: dict[str, Path], roles: dict[str, str], rename: dict[str,
     return found
 
 
+def bar_values(cells: list[Cell]) -> tuple[list[float], list[list[float]]]:
+    """Bar heights in % and their (below, above) error bars; a method not run on a benchmark
+    (n = 0) gets no bar and no error bar (NaN), not an interval of [0, 100]."""
+    nan = float("nan")
+    heights = [100 * c.accuracy if c.n else nan for c in cells]
+    below = [max(0.0, 100 * (c.accuracy - c.interval()[0])) if c.n else nan for c in cells]
+    above = [max(0.0, 100 * (c.interval()[1] - c.accuracy)) if c.n else nan for c in cells]
+    return heights, [below, above]
+
+
 def chart(table: dict[str, dict[str, Cell]], columns: list[str], path: Path) -> None:
     import matplotlib
 
@@ -177,10 +187,7 @@ def chart(table: dict[str, dict[str, Cell]], columns: list[str], path: Path) -> 
     fig, axis = plt.subplots(figsize=(max(7, 1.6 * len(labels)), 4.2))
     width = 0.8 / max(len(benchmarks), 1)
     for i, benchmark in enumerate(benchmarks):
-        cells = [table[label].get(benchmark, Cell(0, 0)) for label in labels]
-        heights = [100 * c.accuracy for c in cells]
-        errors = [[max(0.0, 100 * (c.accuracy - c.interval()[0])) for c in cells],
-                  [max(0.0, 100 * (c.interval()[1] - c.accuracy)) for c in cells]]
+        heights, errors = bar_values([table[label].get(benchmark, Cell(0, 0)) for label in labels])
         xs = [x + i * width for x in range(len(labels))]
         axis.bar(xs, heights, width, yerr=errors, capsize=3, label=benchmark)
     axis.set_xticks([x + width * (len(benchmarks) - 1) / 2 for x in range(len(labels))], labels,
