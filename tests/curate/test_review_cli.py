@@ -83,7 +83,7 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
         assert "pending: 3" in pulled.stdout and (tmp_path / "out" / "trajkit.json").is_file()
 
         serve.send_signal(signal.SIGINT)  # Ctrl-C
-        assert serve.wait(timeout=60) == 0
+        assert _wait_or_explain(serve, output, home) == 0
         assert "stopped: server, worker, redis" in output.until("review serve stopped", timeout=10)
         assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
         with pytest.raises(httpx.ConnectError):
@@ -94,6 +94,19 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def _wait_or_explain(serve, output: Output, home) -> int:
+    """The exit status of `review serve` after Ctrl-C. Its stop is bounded (each of worker,
+    server and Redis gets SIGTERM, then SIGKILL after 15 s), so 120 s means a hang: fail with
+    what it printed and the tails of its logs."""
+    try:
+        return serve.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        while not output.lines.empty():
+            output.text += output.lines.get_nowait()
+        logs = {log.name: log.read_text(errors="replace")[-1500:] for log in sorted((home / "logs").glob("*.log"))}
+        raise AssertionError(f"review serve did not stop after Ctrl-C.\noutput:\n{output.text}\nlogs: {logs}") from None
 
 
 def test_push_to_unreachable_server_exits_2_with_one_line(tmp_path):

@@ -16,13 +16,12 @@ an existing view is replaced only once the new one is complete.
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from trajkit.errors import InputError
+from trajkit.staging import staged_folder
 from trajkit.view.pagedata import FORMAT, FORMAT_VERSION, collect, dumps
 
 MARKER = "trajkit-view.json"
@@ -62,11 +61,10 @@ def write_view(paths: list[str | Path], out: str | Path) -> ViewResult:
         raise InputError("no dataset given", fix="trajkit view DATASET [DATASET...] --out DIR")
     out = Path(out)
     _check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    data = tmp / "data"
-    data.mkdir(parents=True)
-    try:
+    with staged_folder(out) as tmp:
+        data = tmp / "data"
+        data.mkdir()
+
         def sink(number: int, rows: list[dict]) -> None:
             (data / detail_name(number)).write_text(js_data("detail", number, rows), encoding="utf-8")
 
@@ -85,10 +83,6 @@ def write_view(paths: list[str | Path], out: str | Path) -> ViewResult:
             "trajectories": page.trajectories,
         }
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ViewResult(
         path=out,
         trajectories=page.trajectories,
@@ -108,12 +102,3 @@ def _check_out(out: Path) -> None:
             fix="choose a new or empty folder with --out (an existing view is replaced)",
         )
 
-
-def _replace(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
