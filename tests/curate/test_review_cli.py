@@ -58,6 +58,7 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
     serve = subprocess.Popen(
         [sys.executable, "-m", "trajkit", "review", "serve", "--home", str(home), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, "COLUMNS": "200"},
+        preexec_fn=_interactive_ctrl_c,
     )
     try:
         output = Output(serve)
@@ -94,6 +95,13 @@ def test_serve_push_pull_and_ctrl_c(tmp_path):
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def _interactive_ctrl_c() -> None:
+    """In the child: SIGINT as in a terminal. A test run started in the background by a
+    non-interactive shell (`make test &`, nohup) inherits SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler: Ctrl-C would never reach `review serve`."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_or_explain(serve, output: Output, home) -> int:
