@@ -23,9 +23,8 @@ recipe() {  # recipe CANDIDATES TEMPERATURE: eval-agent-sag.yaml on the dev worl
 }
 
 $TK eval "$(recipe 1 0.4)" --model "$STUDENT" -o "$OUT/greedy" --candidates 1
-for t in "${@:-0.4 0.7 1.0}"; do
-  for temperature in $t; do
-    $TK eval "$(recipe 8 "$temperature")" --model "$STUDENT" -o "$OUT/sag8-t$temperature" --candidates 8
-  done
+temperatures=("$@"); [ $# -gt 0 ] || temperatures=(0.4 0.7 1.0)
+for temperature in "${temperatures[@]}"; do
+  $TK eval "$(recipe 8 "$temperature")" --model "$STUDENT" -o "$OUT/sag8-t$temperature" --candidates 8
 done
 $TK eval report "$OUT"/greedy "$OUT"/sag8-t* --out "$OUT/report"

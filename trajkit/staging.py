@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def new_staging(destination: Path) -> Path:
+def _new_staging(destination: Path) -> Path:
     """An empty hidden folder beside `destination` (same file system, so the rename is atomic)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
 
 
-def swap_in(staging: Path, destination: Path) -> None:
+def _swap_in(staging: Path, destination: Path) -> None:
     """Put the complete `staging` folder at `destination`, replacing what is there."""
     if not destination.exists():
         os.replace(staging, destination)
@@ -45,10 +45,10 @@ def swap_in(staging: Path, destination: Path) -> None:
 def staged_folder(destination: str | os.PathLike) -> Iterator[Path]:
     """Yield a staging folder; on success it replaces `destination`, on failure it is removed."""
     destination = Path(destination)
-    staging = new_staging(destination)
+    staging = _new_staging(destination)
     try:
         yield staging
-        swap_in(staging, destination)
+        _swap_in(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -8,12 +8,11 @@ with `overwrite`.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from trajkit.errors import InputError, TrajkitError
-from trajkit.staging import new_staging, swap_in
+from trajkit.staging import staged_folder
 
 
 class MissingDataError(TrajkitError):
@@ -31,17 +30,15 @@ class ExportFolder:
             raise InputError(
                 "the output folder exists", where=str(self.out), fix="choose a new folder or pass --overwrite"
             )
-        self.tmp = self.out  # the staging folder, once entered
+        self._staged = staged_folder(self.out)
+        self.tmp: Path  # the staging folder, once entered
 
     def __enter__(self) -> ExportFolder:
-        self.tmp = new_staging(self.out)
+        self.tmp = self._staged.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        swap_in(self.tmp, self.out)
+        self._staged.__exit__(exc_type, exc, tb)  # swapped in on success, removed on failure
 
     def path(self, name: str) -> Path:
         self.files.append(name)
