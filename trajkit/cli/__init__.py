@@ -33,9 +33,9 @@ _state = {"debug": False}
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors (also after the verb)"),
 ) -> None:
-    _state["debug"] = debug
+    _state["debug"] = _state["debug"] or debug
 
 
 def _register_groups() -> None:
@@ -47,11 +47,11 @@ _register_groups()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app; user errors print one line and exit 2."""
-    args = sys.argv[1:] if argv is None else argv
-    _state["debug"] = "--debug" in args
+    """Entry point: run the app; user errors and usage mistakes print one line and exit 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    args, _state["debug"] = _take_debug(args)
     try:
-        app(args=args, standalone_mode=False)
+        app(args=args, standalone_mode=False, prog_name="trajkit")
     except TrajkitError as exc:
         if _state["debug"]:
             raise
@@ -66,15 +66,30 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
+    except Exception as exc:  # click's usage errors, from typer's own copy of click or click itself
+        from trajkit.cli import usage
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        if usage.is_exit(exc):
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if usage.is_abort(exc):
+            print_interrupted()
+            sys.exit(1)
+        if usage.is_help_request(exc):  # a group without its sub-command: its help, as --help
+            print(exc.format_message())  # type: ignore[attr-defined]
+            sys.exit(0)
+        if usage.is_usage_error(exc) and not _state["debug"]:
+            from trajkit.cli.output import print_error
+
+            print_error(usage.one_line(exc))
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
         raise
+
+
+def _take_debug(args: list[str]) -> tuple[list[str], bool]:
+    """`--debug` anywhere before `--` (after the verb too) turns on tracebacks."""
+    end = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:end] if a != "--debug"]
+    return head + args[end:], len(head) != end
 
 
 def print_interrupted() -> None:
