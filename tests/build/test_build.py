@@ -1,14 +1,12 @@
 """`trajkit build` end to end with a real sandbox and a scripted teacher (no model needed)."""
 
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 
 from tests.build.conftest import write_recipe
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_for_rows
 from trajkit.build import build
 from trajkit.query import sql
 from trajkit.store import Dataset
@@ -55,23 +53,33 @@ def test_shards_partition_and_merge(tmp_path, task_file, cli):
     assert Dataset.open(tmp_path / "merged").trajectory_ids() == whole.trajectory_ids()
 
 
-def test_kill_9_at_random_moments_then_resume_matches_uninterrupted(tmp_path, task_file):
+def _committed(target) -> int:
+    return len(Dataset.open(target)) if (target / "trajkit.json").exists() else 0
+
+
+def test_kill_9_after_commits_then_resume_matches_uninterrupted(tmp_path, task_file):
     recipe = write_recipe(tmp_path, task_file, extra={"flush_every": 2, "concurrency": 2})
     reference, _ = build(recipe, output=str(tmp_path / "reference"), show_progress=False)
-    rng = random.Random(7)
     target = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    interrupted = []  # rows committed when each kill left work undone
     for _attempt in range(4):
+        before = _committed(target)
+        if before == len(reference):
+            break
         proc = subprocess.Popen(
             [sys.executable, "-m", "trajkit", "build", str(recipe), "-o", str(target)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.0, 3.0))
+        # kill only once this run has committed something of its own, so each kill lands mid-build
+        wait_for_rows(target, at_least=before + 1)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if (target / "trajkit.json").exists():
-            partial = Dataset.open(target)
-            assert validate_dataset(partial) == len(partial)
+        partial = Dataset.open(target)
+        assert validate_dataset(partial) == len(partial) > before
+        if len(partial) < len(reference):
+            interrupted.append(len(partial))
+    assert interrupted, "every run finished before it was killed: nothing was interrupted"
     done = subprocess.run([sys.executable, "-m", "trajkit", "build", str(recipe), "-o", str(target)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     final = Dataset.open(target)

@@ -5,12 +5,12 @@ this folder; a scripted teacher behind real HTTP; the local build every Ray buil
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
 
 from tests.build.conftest import STEP_1, STEP_2
+from tests.conftest import wait_for_rows  # noqa: F401  (the fault tests import it from here)
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -104,18 +104,3 @@ def contents(dataset) -> dict[str, dict]:
         return value
 
     return {t.trajectory_id: strip(t.model_dump(mode="json")) for t in dataset.trajectories()}
-
-
-def wait_for_rows(path, at_least: int = 1, timeout_s: float = 120.0) -> None:
-    """Until a committed shard holds rows (the manifest is rewritten after each commit)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        manifest = path / "trajkit.json"
-        if manifest.exists():
-            try:
-                if json.loads(manifest.read_text()).get("rows", 0) >= at_least:
-                    return
-            except ValueError:
-                pass
-        time.sleep(0.05)
-    raise AssertionError(f"no {at_least} committed rows in {path} after {timeout_s}s")

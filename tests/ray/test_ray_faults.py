@@ -48,12 +48,16 @@ def _finish(thread, box, reference):
 
 
 def _actor_processes(since: float = 0.0) -> list[psutil.Process]:
-    """The rollout actors' processes (Ray titles them ray::RolloutWorker...), started after `since`."""
+    """The rollout actors of this test's cluster (Ray titles them ray::RolloutWorker...), started
+    after `since`: only descendants of this process, never another run's actors."""
     found = []
-    for proc in psutil.process_iter(["cmdline", "create_time"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if cmdline.startswith("ray::RolloutWorker") and proc.info["create_time"] >= since:
-            found.append(proc)
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = " ".join(proc.cmdline())
+            if cmdline.startswith("ray::RolloutWorker") and proc.create_time() >= since:
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
     return found
 
 

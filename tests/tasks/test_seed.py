@@ -27,7 +27,7 @@ EXPECTED_FILES = {
 
 @pytest.fixture(scope="module")
 def everything(seed_tasks_dir):
-    # seed_tasks_dir (conftest) and the loader both follow TRAJKIT_SHARED
+    # seed_tasks_dir (conftest) is the folder the loader reads by default: the packaged files
     return load_tasks("seed:*")
 
 

@@ -47,6 +47,7 @@ def test_without_vllm_the_error_names_the_extra():
 
 @pytest.mark.model
 @pytest.mark.slow
+@pytest.mark.gpu
 def test_real_vllm_generates_batched_chat():
     pytest.importorskip("vllm")
     from trajkit.models.embedded_llm import embedded_model_path

@@ -137,7 +137,7 @@ def test_builtin_corpus_from_the_installed_package():
 
 
 def test_synthetic_task_corpus_loads(tmp_path):
-    synth = pytest.importorskip("trajkit.tasks.synth")
+    from trajkit.tasks import synth
     result = synth.generate(n=40)
     written = synth.write(result, tmp_path / "synth")
     corpus = load_corpus(written["corpus"])

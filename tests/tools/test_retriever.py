@@ -148,7 +148,7 @@ def test_search_tool_in_the_sandbox(pool, small):
 
 
 def test_synthetic_corpus_indexes(tmp_path):
-    synth = pytest.importorskip("trajkit.tasks.synth")
+    from trajkit.tasks import synth
     written = synth.write(synth.generate(n=40), tmp_path / "synth")
     retriever = Retriever.load(build_index(written["corpus"], tmp_path / "idx", dense=False))
     for row in (0, len(retriever) // 2, len(retriever) - 1):

