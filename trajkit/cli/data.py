@@ -74,9 +74,16 @@ def sql_command(
         from trajkit.cli.render import table
 
         out = console()
-        out.print(table(None, result.slice(0, limit).to_pylist()))
+        view = table(None, result.slice(0, limit).to_pylist(), wide="records")
+        out.print(view)
         shown = min(limit, result.num_rows)
         print_summary("sql", {"rows": result.num_rows, "shown": shown})
+        if view.layout(out.width) == "records":
+            console(stderr=True).print(
+                f"hint: {result.num_columns} columns, so one block per row; -f csv gives a table, "
+                "DESCRIBE before the query lists the columns",
+                style="dim", soft_wrap=True,
+            )
         return
     write_table(result, format=format, output=output)
     if output is not None:
@@ -102,7 +109,7 @@ def stats_command(
         "tools": "Tool use",
     }
     for key, title in titles.items():
-        out.print(table(title, stats[key]))
+        out.print(table(title, stats[key], wide="vertical" if key == "overview" else "auto"))
     drift = drift_rows(datasets, tokenizer)
     if drift:
         out.print(table("Token drift (captured tokens vs the SFT rendering)", drift))

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from trajkit.schema import Step, Trajectory
 
 
-def table(title: str | None, rows: list[dict[str, Any]]):
-    """A rich Table of row dicts (all rows share the keys of the first)."""
-    from rich.table import Table
+def table(title: str | None, rows: list[dict[str, Any]], *, wide: str = "auto"):
+    """Row dicts (all rows share the keys of the first) laid out to fit the terminal
+    (`trajkit.cli.tables`: a table, one metric per line, or one block per row)."""
+    from trajkit.cli.tables import FitTable
 
-    view = Table(title=title, title_justify="left", header_style="bold")
-    if not rows:
-        view.add_column("(no rows)")
-        return view
-    for key in rows[0]:
-        view.add_column(str(key), overflow="fold")
-    for row in rows:
-        view.add_row(*[_cell(value) for value in row.values()])
-    return view
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str, ensure_ascii=False)[:200]
-    return str(value)
+    return FitTable(title, rows, wide=wide)
 
 
 def trajectory(traj: Trajectory):
