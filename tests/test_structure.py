@@ -1,4 +1,5 @@
-"""The package's shape: no import circles among trajkit modules, no module over 500 lines.
+"""The package's shape: no import circles among trajkit modules, no module over 500 lines, and
+no import from the tools up to the agent (lazy ones included).
 
 Nothing is imported: the source is read, so every import counts, including the lazy ones inside
 functions and under `if TYPE_CHECKING:`. Parsing every module with `ast` takes about a second on a
@@ -177,4 +178,39 @@ def test_no_module_over_500_lines():
     }
     assert not too_long, f"modules over {MAX_LINES} lines (split them by concept):\n" + "\n".join(
         f"{path}: {count}" for path, count in sorted(too_long.items(), key=lambda item: -item[1])
+    )
+
+
+# Layers a lower package must not import from (lazy imports included): the tools know no agent.
+FORBIDDEN_IMPORTS = {"trajkit.tools": ("trajkit.agent",)}
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    def inside(module: str, package: str) -> bool:
+        return module == package or module.startswith(package + ".")
+
+    return sorted(
+        f"{module} imports {target}"
+        for layer, forbidden in FORBIDDEN_IMPORTS.items()
+        for module, targets in graph.items()
+        if inside(module, layer)
+        for target in targets
+        if any(inside(target, package) for package in forbidden)
+    )
+
+
+def test_layer_rule_sees_a_forbidden_import():
+    graph = {
+        "trajkit.tools.registry": {"trajkit.agent.loop", "trajkit.errors"},
+        "trajkit.agent.loop": {"trajkit.tools"},  # the agent may use the tools
+        "trajkit.toolsmith": {"trajkit.agent"},  # not inside trajkit.tools
+    }
+    assert _layer_violations(graph) == ["trajkit.tools.registry imports trajkit.agent.loop"]
+
+
+def test_tools_do_not_import_the_agent():
+    violations = _layer_violations(_import_graph(_module_files()))
+    assert not violations, (
+        "imports against the layers (the tools know no agent; the tools' names and schemas "
+        "live in trajkit.tools.spec):\n" + "\n".join(violations)
     )

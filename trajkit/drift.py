@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from trajkit.agent.format import STOP_SEQUENCES
 from trajkit.errors import TrajkitError
@@ -175,33 +174,6 @@ def _encode(tokenizer, text: str) -> list[int]:
 # ------------------------------------------------------------------------- datasets
 
 
-def tokenizer_for(spec: str | None):
-    """The tokenizer of the model that produced the tokens: a registry name or .gguf is read from
-    the GGUF itself (no weights loaded); a folder or Hugging Face id with transformers."""
-    from trajkit.errors import require
-
-    transformers = require("transformers", "embedded", "the token drift check")
-    from trajkit.models.specs import spec_kind
-
-    kind = spec_kind(spec, where="tokenizer")
-    if kind in ("embedded", "registry", "gguf"):
-        if kind == "embedded":
-            from trajkit.models.embedded_llm import gguf_path
-
-            gguf = Path(gguf_path())
-        else:
-            from trajkit.models.specs import resolve_gguf
-
-            gguf = Path(resolve_gguf(spec))
-        from trajkit.progress import quiet_model_loading
-
-        with quiet_model_loading():
-            return transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    from trajkit.teachers.chat_template import load_tokenizer
-
-    return load_tokenizer(spec, where="tokenizer")
-
-
 def model_spec_of(dataset) -> str | None:
     """The teacher model spec a dataset was built with (its recipe), None for the embedded one."""
     recipe = dataset.recipe() or {}
@@ -223,7 +195,10 @@ def dataset_drift(dataset, *, tokenizer=None, tokenizer_name: str | None = None)
         return None
     if tokenizer is None:
         spec = tokenizer_name or model_spec_of(dataset)
-        tokenizer = tokenizer_for(spec)
+        from trajkit.teachers.chat_template import load_tokenizer
+
+        # the tokenizer of the model that produced the tokens (a registry name or .gguf: the GGUF's)
+        tokenizer = load_tokenizer(spec, where="tokenizer")
         tokenizer_name = spec or "embedded"
     system_prompt, mode = student_prompt(trajectories, where=str(dataset.path))
     return check_drift(trajectories, tokenizer, system_prompt=system_prompt, mode=mode,

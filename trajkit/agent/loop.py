@@ -31,7 +31,6 @@ from trajkit.agent.format import END_CODE, STOP_SEQUENCES, THOUGHT, conversation
 from trajkit.agent.observation import observation_of
 from trajkit.agent.sag import CandidateRun, choose, to_candidates
 from trajkit.agent.steps import AgentResult, action_step, answer_text, teacher_error_step
-from trajkit.agent.toolspec import PYTHON_INTERPRETER
 from trajkit.schema import Outcome, Sampling, Step, Task, ToolCall, Usage
 from trajkit.teachers.base import (
     Backend,
@@ -41,6 +40,7 @@ from trajkit.teachers.base import (
     TeacherError,
 )
 from trajkit.tools.protocol import ExecResult, Interpreter
+from trajkit.tools.spec import PYTHON_INTERPRETER
 
 InterpreterFactory = Callable[[], Interpreter]
 

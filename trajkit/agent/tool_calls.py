@@ -3,7 +3,7 @@
 For trainers and chat templates built around native tool calls (the Hub's `sft_tool_calls`
 config, `trajkit dump -f messages`, the LLaMA-Factory export). Each step becomes an assistant
 turn whose `content` is the thought and whose single tool call runs the step's code with the
-`python_interpreter` tool (`trajkit.agent.toolspec.PYTHON_TOOL`), followed by a `tool` turn
+`python_interpreter` tool (`trajkit.tools.spec.PYTHON_TOOL`), followed by a `tool` turn
 with the observation (`trajkit.agent.observation.observation_text`). A step without code
 (a parse error) is an assistant turn without a call, answered by a `user` turn with the error.
 
@@ -19,8 +19,8 @@ import json
 
 from trajkit.agent.format import task_text
 from trajkit.agent.observation import observation_text
-from trajkit.agent.toolspec import PYTHON_INTERPRETER, PYTHON_TOOL
 from trajkit.schema import Step, Trajectory
+from trajkit.tools.spec import PYTHON_INTERPRETER, PYTHON_TOOL
 
 
 def tool_call_messages(traj: Trajectory, system_prompt: str | None = None) -> dict:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 
 from trajkit.agent.tool_calls import tool_call_messages
-from trajkit.agent.toolspec import PYTHON_TOOL
 from trajkit.exports.output import ExportFolder, MissingDataError
 from trajkit.exports.source import load_source
 from trajkit.schema import Trajectory
+from trajkit.tools.spec import PYTHON_TOOL
 
 DATASET_NAME = "trajkit_agent"
 THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>\n\n"

@@ -20,7 +20,6 @@ from typing import Any
 
 from trajkit import __version__
 from trajkit.agent.format import parse_action
-from trajkit.agent.toolspec import PYTHON_INTERPRETER
 from trajkit.errors import InputError, SchemaError
 from trajkit.schema import (
     Outcome,
@@ -33,6 +32,7 @@ from trajkit.schema import (
     Usage,
     stable_hash,
 )
+from trajkit.tools.spec import PYTHON_INTERPRETER
 
 MAX_STEPS = 5
 _CALL_ID = re.compile(r"^Call id:\s*\S+\s*\n?", re.MULTILINE)

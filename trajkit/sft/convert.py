@@ -36,10 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trajkit.agent.cot import COT_PROMPT, cot_conversation
 from trajkit.agent.format import THOUGHT, conversation
-from trajkit.agent.toolspec import CODE_FUNCTIONS
 from trajkit.errors import ConfigError, TrajkitError
 from trajkit.schema import Trajectory
 from trajkit.sft.masks import LossTurn, Plan, plan, tokenize_plans
+from trajkit.tools.spec import CODE_FUNCTIONS
 
 FailedPolicy = Literal["drop", "keep", "weight"]
 Mode = Literal["agent", "cot"]

@@ -8,37 +8,46 @@ followed by the prefix text verbatim.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from trajkit.errors import ConfigError, require
-
-EMBEDDED = "embedded"
-
-
-def resolve_model_path(model: str | None) -> str:
-    """`None` or "embedded" -> the cached embedded SmolLM2 folder; anything else unchanged."""
-    if model is None or model == EMBEDDED:
-        from trajkit.models.embedded_llm import embedded_model_path
-
-        return str(embedded_model_path())
-    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+from trajkit.models.registry import EMBEDDED_REGISTRY_NAME
+from trajkit.models.specs import EMBEDDED as EMBEDDED  # the local backend's default model
+from trajkit.models.specs import hf_folder, resolve_gguf, spec_kind
 
 
 def load_tokenizer(model: str | None, *, where: str = "teacher.tokenizer"):
+    """The tokenizer of any model spec `trajkit.models.specs` accepts, with its chat template.
+
+    None / "embedded", a registry name or an existing .gguf -> the tokenizer read from the GGUF
+    itself (no weights loaded, nothing converted); a model folder or a Hugging Face id -> loaded
+    by transformers from there. A spec naming nothing, a tokenizer that cannot be loaded, or one
+    without a chat template is a ConfigError (`where` names the field).
+    """
     transformers = require("transformers", "embedded", "rendering the chat template locally")
-    path = resolve_model_path(model)
+    from trajkit.progress import quiet_model_loading
+
+    kind = spec_kind(model, where=where)
+    if kind in ("embedded", "registry", "gguf"):
+        require("gguf", "embedded", "reading a tokenizer from a GGUF file")
+        gguf = resolve_gguf(EMBEDDED_REGISTRY_NAME if kind == "embedded" else model)
+        source, folder, options = str(gguf), str(gguf.parent), {"gguf_file": gguf.name}
+    else:  # a folder (made absolute) or a Hugging Face id (unchanged): nothing to convert
+        source = folder = hf_folder(model, where=where)
+        options = {}
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
+        with quiet_model_loading():
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
+    except (OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
         raise ConfigError(
-            f"cannot load a tokenizer from {path!r} ({type(exc).__name__})",
+            f"cannot load a tokenizer from {source!r} ({type(exc).__name__})",
             where=where,
-            fix="give a local model folder (or 'embedded') whose tokenizer has a chat template",
+            fix="give 'embedded', a registry name (`trajkit models list`), a .gguf file, a model "
+            "folder or a Hugging Face id whose tokenizer has a chat template",
         ) from exc
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(
-            f"the tokenizer at {path!r} has no chat template",
+            f"the tokenizer at {source!r} has no chat template",
             where=where,
             fix="use an instruct/chat model's tokenizer",
         )

@@ -2,6 +2,7 @@
 
 Modules (one concept each):
 
+- `spec`      the tools' names and JSON schemas (`search`, `final_answer`, `python_interpreter`)
 - `protocol`  the typed seam agent loops use: `Interpreter` (run/fork/close), `ExecResult`,
               `ToolOutput`, `SandboxError`
 - `sandbox`   parent side of the Python sandbox: `SandboxPool`, `SandboxInterpreter`

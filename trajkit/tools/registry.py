@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from trajkit.agent.toolspec import SEARCH  # what the teacher and student prompts call it
 from trajkit.errors import InputError
 from trajkit.schema import ToolInfo
 from trajkit.tools.protocol import ToolOutput
+from trajkit.tools.spec import SEARCH  # what the teacher and student prompts call it
 
 MAX_RESULTS = 10
 

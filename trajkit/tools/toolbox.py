@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trajkit.agent.toolspec import PYTHON_INTERPRETER, SEARCH
 from trajkit.schema import ToolInfo
+from trajkit.tools.spec import PYTHON_INTERPRETER, SEARCH
 
 if TYPE_CHECKING:
     from trajkit.recipe import RetrieverConfig, ToolsConfig

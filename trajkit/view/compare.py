@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from trajkit.agent.toolspec import PYTHON_INTERPRETER
+from trajkit.tools.spec import PYTHON_INTERPRETER
 
 # Reasons, besides the error types of the schema (parse_error, execution_error, ...).
 ENDED = "ended"  # the compared run stopped (no step here) while the reference went on
