@@ -46,11 +46,15 @@ def _case_sql_not_a_dataset(tmp_path, ds):
 
 
 def _case_sql_bad_query(tmp_path, ds):
-    return ["sql", str(ds.path), "SELECT nope FROM trajectories"], "views available", None
+    return ["sql", str(ds.path), "SELECT nope FROM trajectories"], "views: trajectories, steps", None
 
 
-def _case_sql_syntax(tmp_path, ds):
-    return ["sql", str(ds.path), "SELEC * FROM trajectories"], "syntax error", None
+def _case_sql_candidate_bindings(tmp_path, ds):
+    return ["sql", str(ds.path), "SELECT corect FROM trajectories"], 'Candidate bindings: "correct"', None
+
+
+def _case_sql_did_you_mean(tmp_path, ds):
+    return ["sql", str(ds.path), "SELECT * FROM trajectory"], 'Did you mean "trajectories"?', None
 
 
 def _case_sql_no_query(tmp_path, ds):
@@ -82,7 +86,7 @@ def _case_filter_destination_exists(tmp_path, ds):
 
 def _case_filter_bad_predicate(tmp_path, ds):
     out = tmp_path / "out"
-    return ["filter", str(ds.path), str(out), "--where", "corect = 1"], "views available", out
+    return ["filter", str(ds.path), str(out), "--where", "corect = 1"], "their columns: trajkit sql --help", out
 
 
 def _case_filter_nothing(tmp_path, ds):
@@ -213,6 +217,20 @@ def test_bad_input_gives_one_clear_line(case, tmp_path, dataset, cli):
         assert not must_not_exist.exists()
         leftovers = [p.name for p in must_not_exist.parent.iterdir() if p.name.startswith(f".{must_not_exist.name}")]
         assert leftovers == []
+
+
+def test_sql_syntax_error_keeps_duckdb_pointer(tmp_path, dataset, cli):
+    """DuckDB's quote of the query and its caret line follow the one-line error, aligned."""
+    result = cli("sql", str(dataset.path), "SELECT * FROM trajectories WHER correct")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.rstrip("\n").splitlines()
+    assert lines[0].startswith("error: sql: Parser Error: syntax error at or near")
+    assert "their columns: trajkit sql --help" in lines[0]
+    quote = next(line for line in lines if line.startswith("LINE 1: "))
+    caret = lines[lines.index(quote) + 1]
+    assert set(caret.strip()) == {"^"}
+    assert quote[caret.index("^"):].startswith("correct") or quote[caret.index("^"):].startswith("WHER")
+    assert "Traceback" not in result.stderr
 
 
 def test_at_least_twenty_cases():

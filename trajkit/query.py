@@ -218,17 +218,39 @@ def run(con, query: str):
             raise QueryError("the statement returns no rows", where="sql", fix="use a SELECT query")
         return relation.to_arrow_table()
     except duckdb.Error as exc:
-        raise QueryError(_first_line(exc), where="sql", fix=_query_hint(exc)) from None
+        what, pointer = _duckdb_message(exc)
+        fix = _query_hint() + "".join(f"\n{line}" for line in pointer)
+        raise QueryError(what, where="sql", fix=fix) from None
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _duckdb_message(exc: Exception) -> tuple[str, list[str]]:
+    """DuckDB's message with its hints kept (`Candidate bindings: ...`, `Did you mean ...?`) in
+    one line, and the `LINE n: ...` quote with its caret line (kept as they are, aligned)."""
+    lines = [line.rstrip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__, []
+    pointer = [line for line in lines[1:] if line.startswith("LINE ") or set(line.strip()) <= {"^"}]
+    hints = [line.strip() for line in lines[1:] if line not in pointer]
+    return " ".join([lines[0], *hints]), pointer
 
 
-def _query_hint(exc: Exception) -> str:
-    views = ", ".join(["trajectories", "steps", "tool_calls", "candidates", "raw"])
-    return f"views available: {views}; see `trajkit sql --help` for their columns"
+def _query_hint() -> str:
+    views = ", ".join([*VIEWS, "raw"])
+    return f"views: {views}; their columns: trajkit sql --help"
+
+
+def view_columns() -> dict[str, list[str]]:
+    """Each view's columns, read from DuckDB over an empty dataset (for `trajkit sql --help`)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE VIEW raw AS SELECT '' AS dataset, * FROM ({_empty_select()})")
+        for name, body in VIEWS.items():
+            con.execute(f"CREATE VIEW {name} AS {body}")
+        return {name: [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()] for name in [*VIEWS, "raw"]}
+    finally:
+        con.close()
 
 
 def select_rows(datasets: list[Dataset], where: str):

@@ -16,15 +16,14 @@ import sys
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.errors import TrajkitError
 
 GROUPS = ["data", "tools", "tasks", "build", "curate", "hub", "train", "evaluate", "models", "view"]
 
-app = typer.Typer(
+app = App(
     name="trajkit",
     help="Build, curate, publish and train on agent-distillation datasets.",
-    no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -86,10 +85,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _take_debug(args: list[str]) -> tuple[list[str], bool]:
-    """`--debug` anywhere before `--` (after the verb too) turns on tracebacks."""
+    """`--debug` anywhere before `--` (after the verb too) turns on tracebacks. `--no-overwrite`,
+    the old spelling of the default of some verbs (`--overwrite` is a plain flag now), is dropped."""
     end = args.index("--") if "--" in args else len(args)
     head = [a for a in args[:end] if a != "--debug"]
-    return head + args[end:], len(head) != end
+    debug = len(head) != end
+    head = [a for a in head if a != "--no-overwrite"]
+    return head + args[end:], debug
 
 
 def print_interrupted() -> None:

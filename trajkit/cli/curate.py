@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import console, print_summary
 
 ApiUrl = Annotated[
@@ -26,7 +27,7 @@ Workspace = Annotated[str | None, typer.Option("--workspace", help="Argilla work
 
 
 def register(app: typer.Typer) -> None:
-    review = typer.Typer(
+    review = App(
         help="Human review in Argilla: serve a local server, push trajectories, pull the reviews back.",
         no_args_is_help=True,
     )
@@ -127,7 +128,7 @@ def pull_command(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     home: Home = None,
-    overwrite: Annotated[bool, typer.Option()] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUT if it exists")] = False,
 ) -> None:
     """Write a new dataset version with the `review` columns filled from Argilla's responses."""
     from trajkit.curate.client import resolve_target
@@ -153,14 +154,14 @@ def pull_command(
 
 
 def dedup_command(
-    dataset: Annotated[Path, typer.Argument()],
-    out: Annotated[Path, typer.Argument()],
+    dataset: Annotated[Path, typer.Argument(help="dataset to deduplicate (left unchanged)")],
+    out: Annotated[Path, typer.Argument(help="new dataset directory to write")],
     threshold: Annotated[float, typer.Option(help="cosine similarity of near-duplicate questions")] = 0.95,
     keep: Annotated[str, typer.Option(help="which trajectory of a cluster stays: best, first or shortest")] = "best",
     exact_only: Annotated[bool, typer.Option("--exact-only", help="skip the embedding pass")] = False,
     report: Annotated[Path | None, typer.Option(help="write the clusters removed as JSON")] = None,
     show: Annotated[int, typer.Option(help="clusters shown")] = 10,
-    overwrite: Annotated[bool, typer.Option()] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUT if it exists")] = False,
 ) -> None:
     """Remove exact duplicates (question + answer) and near-duplicate questions (embeddings)."""
     from trajkit.cli.render import table
@@ -198,7 +199,7 @@ def decontaminate_command(
     embeddings: Annotated[bool, typer.Option(help="also compare question embeddings (paraphrases)")] = True,
     report: Annotated[Path | None, typer.Option(help="write every match as JSON")] = None,
     show: Annotated[int, typer.Option(help="matches shown")] = 10,
-    overwrite: Annotated[bool, typer.Option()] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUT if it exists")] = False,
 ) -> None:
     """Remove training trajectories whose question overlaps an evaluation set."""
     from trajkit.cli.render import table

@@ -7,22 +7,43 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import console, print_summary
 
 SQL_HELP = """Run SQL over one or more datasets (DuckDB).
 
-Views: trajectories (one row per trajectory: trajectory_id, task_id, source, split, domain,
-question, gold_answer, kind, backend, model, status, final_answer, correct, score, n_steps,
-*_tokens, review_status, review_label, dataset, ...), steps (one row per step: step_index,
-thought, code, observation, error_type, final_answer, tokens, n_tool_calls, ...), tool_calls,
-candidates, raw (stored rows). Several datasets are unioned; `dataset` says which.
+Several datasets are unioned; the `dataset` column says which one a row is from. The views and their columns:
 
-Example: trajkit sql run1 run2 "SELECT dataset, avg(correct::int) FROM trajectories GROUP BY 1"
+@{sql_views}
+
+\b
+Examples:
+  trajkit sql run1 run2 "SELECT dataset, count(*) FROM steps GROUP BY 1"
+  trajkit sql run1 "DESCRIBE steps"
+  trajkit sql run1 "SELECT * FROM steps" -f csv -o steps.csv
 """
+
+VIEW_ROWS = {
+    "trajectories": "one row per trajectory",
+    "steps": "one row per step",
+    "tool_calls": "one row per tool call",
+    "candidates": "one row per sampled candidate action of SAG",
+    "raw": "the stored rows as they are",
+}
+
+
+def views_help() -> str:
+    """Every view of `trajkit sql` with its columns, read from the views themselves."""
+    from trajkit.query import view_columns
+
+    return "\n\n".join(
+        f"{name} ({VIEW_ROWS.get(name, 'a view')}): {', '.join(columns)}."
+        for name, columns in view_columns().items()
+    )
 
 
 def register(app: typer.Typer) -> None:
-    schema_app = typer.Typer(help="The published trajectory schema.", no_args_is_help=True)
+    schema_app = App(help="The published trajectory schema.", no_args_is_help=True)
     schema_app.command("export")(schema_export)
     schema_app.command("check")(schema_check)
     app.add_typer(schema_app, name="schema")
@@ -46,7 +67,9 @@ def schema_export(
     print_summary("schema", {"written": str(path)})
 
 
-def schema_check(directory: Annotated[Path, typer.Argument()] = Path("schemas")) -> None:
+def schema_check(
+    directory: Annotated[Path, typer.Argument(help="the folder of the published JSON Schema files")] = Path("schemas"),
+) -> None:
     """Fail (exit 2) when DIRECTORY does not hold the current JSON Schema."""
     from trajkit.cli.schemafiles import check_schema
 
@@ -55,9 +78,9 @@ def schema_check(directory: Annotated[Path, typer.Argument()] = Path("schemas"))
 
 
 def sql_command(
-    args: Annotated[list[str], typer.Argument(help="DATASET... QUERY")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file for csv/json/parquet")] = None,
+    args: Annotated[list[str], typer.Argument(metavar="DATASET... QUERY", help="one or more dataset directories, then the SQL query", show_default=False)],
+    format: Annotated[str, typer.Option("--format", "-f", help="table (on screen), csv, jsonl (one JSON object per line), json (one JSON array) or parquet")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="the file to write (csv, jsonl, json; needed for parquet)")] = None,
     limit: Annotated[int, typer.Option(help="rows shown in table format")] = 50,
 ) -> None:
     from trajkit.cli.tabular import write_table
@@ -70,7 +93,7 @@ def sql_command(
     result = sql(datasets, query)
     if format == "table":
         if output is not None:
-            raise InputError("--output needs --format csv, json or parquet")
+            raise InputError("--output needs --format csv, jsonl, json or parquet")
         from trajkit.cli.render import table
 
         out = console()
@@ -118,8 +141,8 @@ def stats_command(
 
 
 def show_command(
-    dataset: Annotated[Path, typer.Argument()],
-    trajectory_id: Annotated[str | None, typer.Argument(help="default: the first trajectory")] = None,
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
+    trajectory_id: Annotated[str | None, typer.Argument(help="a trajectory id, or a unique start of one (default: the first trajectory)")] = None,
 ) -> None:
     """Render one trajectory readably, with syntax-highlighted code."""
     from trajkit.cli.render import trajectory
@@ -133,17 +156,35 @@ def show_command(
             raise DatasetError("the dataset is empty", where=str(dataset))
         traj = first
     else:
-        traj = ds.get(trajectory_id)
+        traj = ds.get(_full_id(ds, trajectory_id))
     console().print(trajectory(traj))
 
 
+def _full_id(ds, prefix: str) -> str:
+    """The one id of `ds` that starts with `prefix` (an exact id wins)."""
+    from trajkit.errors import DatasetError
+
+    ids = ds.trajectory_ids()
+    if prefix in ids:
+        return prefix
+    matches = sorted(i for i in ids if i.startswith(prefix))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise DatasetError(
+            f"{len(matches)} trajectory ids start with {prefix!r} ({', '.join(matches[:3])}{', ...' if len(matches) > 3 else ''})",
+            where=str(ds.path), fix="give more characters of the id",
+        )
+    return prefix  # not found: Dataset.get says so
+
+
 def filter_command(
-    source: Annotated[Path, typer.Argument()],
-    destination: Annotated[Path, typer.Argument()],
+    source: Annotated[Path | None, typer.Argument(help="dataset to read", show_default=False)] = None,
+    destination: Annotated[Path | None, typer.Argument(help="new dataset directory to write", show_default=False)] = None,
     where: Annotated[str | None, typer.Option("--where", "-w", help="SQL predicate over the trajectories view")] = None,
-    preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter (see --list-presets)")] = None,
-    list_presets: Annotated[bool, typer.Option("--list-presets", help="show the named filters")] = False,
-    overwrite: Annotated[bool, typer.Option()] = False,
+    preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter (see --list-presets); repeatable")] = None,
+    list_presets: Annotated[bool, typer.Option("--list-presets", help="show the named filters and exit (no SOURCE needed)")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DESTINATION if it exists")] = False,
 ) -> None:
     """Write a new dataset with the trajectories that match (lineage records the predicate)."""
     from trajkit.errors import InputError
@@ -156,6 +197,8 @@ def filter_command(
 
         console().print(table("Filter presets", presets_table()))
         return
+    if source is None or destination is None:
+        raise InputError("give SOURCE and DESTINATION datasets", where="trajkit filter", fix="trajkit filter SOURCE DESTINATION --where 'SQL predicate'")
     predicate = combine_predicates(where, preset or [])
     if predicate is None:
         raise InputError("no filter given", fix="pass --where 'SQL predicate' and/or --preset NAME")
@@ -165,7 +208,7 @@ def filter_command(
 
 
 def compact_command(
-    dataset: Annotated[Path, typer.Argument()],
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
     target_rows: Annotated[int, typer.Option(help="rows per merged shard")] = 100_000,
 ) -> None:
     """Merge small shards into larger ones (atomic; rows unchanged)."""
@@ -176,7 +219,7 @@ def compact_command(
     print_summary("compact", {"shards before": before, "after": after, "rows": len(ds)})
 
 
-def validate_command(dataset: Annotated[Path, typer.Argument()]) -> None:
+def validate_command(dataset: Annotated[Path, typer.Argument(help="dataset directory")]) -> None:
     """Check every shard and every row of a dataset against the schema."""
     from trajkit.store import Dataset
     from trajkit.validate import validate_dataset
@@ -202,7 +245,7 @@ def import_command(
 
 
 def dump_command(
-    dataset: Annotated[Path, typer.Argument()],
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
     output: Annotated[Path, typer.Argument(help="JSONL file to write")],
     format: Annotated[str, typer.Option("--format", "-f", help="trajkit (full rows) or messages (chat + tool_calls)")] = "trajkit",
 ) -> None:

@@ -9,14 +9,30 @@ import typer
 
 from trajkit.cli.output import console, print_summary
 
-HELP = """Evaluate a model as an agent, or compare runs.
+HELP = """Evaluate a model as an agent on a recipe's benchmarks, or compare runs in a report.
 
-  trajkit eval RECIPE.yaml --model PATH_OR_BACKEND [--candidates 8] [--output DIR]
-  trajkit eval report RUN [RUN...] [--out DIR]
+--candidates N samples N candidate actions per step and runs the one most of them agree on (self-consistent action generation, SAG).
 
---model: a local model folder, 'embedded', an OpenAI-compatible URL (http://host:port/v1#model),
-'vllm:MODEL', or a Hugging Face id. --candidates N turns on self-consistent action generation.
+\b
+  trajkit eval RECIPE.yaml --model MODEL [--candidates 8] [--output RUN_DIR]
+  trajkit eval report RUN [RUN...] [--output REPORT_DIR]
 """
+
+MODEL_HELP = "the model to evaluate: @{model_specs}"
+
+
+def model_specs_help() -> str:
+    """The `--model` forms, from the model registry and the teacher backends."""
+    from trajkit.models.registry import EMBEDDED_REGISTRY_NAME, names
+    from trajkit.teachers.config import BACKENDS
+
+    return (
+        f"'embedded' ({EMBEDDED_REGISTRY_NAME}, transformers on CPU); a registry name "
+        f"({', '.join(n for n in names() if n != EMBEDDED_REGISTRY_NAME)}: llama.cpp; "
+        "see trajkit models list); a local .gguf file (llama.cpp) or model folder (transformers); "
+        "an OpenAI-compatible server URL#MODEL (openai); vllm:HF_ID (vllm); or a Hugging Face id "
+        f"run on the recipe's backend (one of: {', '.join(BACKENDS)})"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -24,19 +40,18 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    args: Annotated[list[str], typer.Argument(help="RECIPE.yaml, or: report RUN...")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="model to evaluate")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="run directory (overrides the recipe)")] = None,
+    args: Annotated[list[str], typer.Argument(metavar="RECIPE.yaml | report RUN...", help="an eval recipe, or `report` and the run directories to compare", show_default=False)],
+    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", "--out", help="eval: the run directory (default: the recipe's output); eval report: the report folder (default: eval-report)")] = None,
     candidates: Annotated[int | None, typer.Option(help="candidates per step (SAG); 1 = greedy")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N tasks of each benchmark")] = None,
-    out: Annotated[Path, typer.Option("--out", help="report folder (report.md, report.html, viewer/)")] = Path("eval-report"),
     report_to: Annotated[str, typer.Option("--report-to", help="log the eval metrics: trackio (local folder, $TRACKIO_DIR), wandb or none")] = "none",
     executor: Annotated[str | None, typer.Option(help="local or ray (overrides the recipe's executor block)")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto, ray://HOST:10001 or HOST:PORT (implies --executor ray)")] = None,
     actors: Annotated[int | None, typer.Option(help="Ray actors (default: as many as the cluster's resources allow)")] = None,
 ) -> None:
     if args and args[0] == "report":
-        return _report(args[1:], out)
+        return _report(args[1:], Path(output or "eval-report"))
     from trajkit.errors import InputError
 
     if len(args) != 1:

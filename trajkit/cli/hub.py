@@ -38,8 +38,9 @@ def push_command(
 ) -> None:
     """Publish a dataset to the Hugging Face Hub: Parquet configs, dataset card and charts.
 
-    The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects another Hub. Pushing
-    again uploads only what changed and removes stale shards, in one commit.
+    The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects another Hub.
+
+    Pushing again uploads only what changed and removes stale shards, in one commit.
     """
     from trajkit.hub.push import push_dataset
 
@@ -101,7 +102,7 @@ FORMAT_HELP = ("hub (default: the Hub repository layout), dpo (TRL preference pa
 
 def export_command(
     dataset: Annotated[Path, typer.Argument(help="dataset directory (for --format verl also a task set)")],
-    directory: Annotated[Path, typer.Argument(help="folder to write the Hub repository layout to")],
+    directory: Annotated[Path, typer.Argument(help="the folder to write")],
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "hub",
     pairs: Annotated[str, typer.Option("--pairs", help="dpo: task (correct vs incorrect trajectory), step (SAG candidates) or both")] = "both",
     config: Annotated[list[str] | None, typer.Option("--config", help=CONFIG_HELP)] = None,
@@ -111,10 +112,11 @@ def export_command(
     card_template: Annotated[Path | None, typer.Option("--card-template", help=TEMPLATE_HELP)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DIRECTORY if it exists")] = False,
 ) -> None:
-    """Write the Hub repository layout (card, charts, Parquet configs) to a local folder.
+    """Export a dataset for a trainer or the Hub: hub (default), dpo, verl, llamafactory, axolotl, adp, tokens.
 
-    `datasets.load_dataset(DIRECTORY, "trajectories" | "sft" | "sft_tool_calls")` loads it; upload it as it is.
-    Other formats (--format) write the files their trainer reads; see trajkit.exports.
+    hub: the Hub repository layout (card, charts, Parquet configs) in a local folder; `datasets.load_dataset(DIRECTORY, "sft")` loads it, and it can be uploaded as it is.
+
+    The other formats write the files their trainer reads (see --format); every path in a config file they write is relative to DIRECTORY, so the folder can be moved or uploaded.
     """
     if format != "hub":
         from trajkit.exports import export

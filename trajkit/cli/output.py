@@ -12,8 +12,10 @@ def console(stderr: bool = False):
 
 
 def print_error(message: str) -> None:
-    if sys.stderr.isatty():
-        console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    if sys.stderr.isatty():  # one logical line (the terminal wraps it); the message is not markup
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     else:
         print(f"error: {message}", file=sys.stderr)
 

@@ -1,4 +1,4 @@
-"""Writing query results to files (csv, json, parquet), atomically."""
+"""Writing query results to files (csv, jsonl, json, parquet), atomically."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 
 from trajkit.errors import InputError
 
-FORMATS = ("csv", "json", "parquet")
+FORMATS = ("csv", "jsonl", "json", "parquet")
 
 
 def write_table(table, *, format: str, output: Path | None) -> None:
-    """Write an Arrow table as csv/json/parquet to `output` (csv/json may go to stdout)."""
+    """Write an Arrow table as csv/jsonl/json/parquet to `output` (all but parquet may go to stdout).
+
+    jsonl: one JSON object per line; json: one JSON array of objects."""
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}", fix=f"use one of: table, {', '.join(FORMATS)}")
     if output is None:
@@ -38,8 +40,10 @@ def _render_text(table, format: str) -> str:
     import io
     import json
 
-    if format == "json":
+    if format == "jsonl":
         return "".join(json.dumps(row, default=str, ensure_ascii=False) + "\n" for row in table.to_pylist())
+    if format == "json":
+        return json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1) + "\n"
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

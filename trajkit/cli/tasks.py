@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import console, print_summary
 
 SOURCE_HELP = (
@@ -25,7 +26,7 @@ FilterOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    tasks_app = typer.Typer(help="Task sources, synthetic tasks and their export.", no_args_is_help=True)
+    tasks_app = App(help="Task sources, synthetic tasks and their export.", no_args_is_help=True)
     tasks_app.command("preview")(preview_command)
     tasks_app.command("export")(export_command)
     tasks_app.command("synth")(synth_command)
@@ -133,7 +134,7 @@ def export_command(
     filter_: FilterOpt = None,
     domain: Annotated[str | None, typer.Option(help="domain for every task (qa, math, ...)")] = None,
     name: Annotated[str | None, typer.Option(help="source name recorded in the tasks")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace OUTPUT if it exists")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUTPUT if it exists")] = False,
 ) -> None:
     """Write a task set to one Parquet file (atomic)."""
     from trajkit.errors import InputError
@@ -162,7 +163,7 @@ def synth_command(
     max_hops: Annotated[int, typer.Option(help="longest retrieval chain (1-3)")] = 2,
     digits: Annotated[int, typer.Option(help="size of the numbers in computation tasks")] = 5,
     knowledge_share: Annotated[float, typer.Option(help="share of retrieval (vs computation) tasks")] = 0.6,
-    overwrite: Annotated[bool, typer.Option(help="replace tasks already in OUTPUT")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace tasks already in OUTPUT")] = False,
 ) -> None:
     """Generate tool-requiring tasks over a fictional world, and the corpus that holds its facts."""
     from trajkit.tasks.synth import SynthConfig, generate, write
@@ -190,7 +191,7 @@ def grade_command(
     judge_cache: Annotated[Path | None, typer.Option(help="judge reply cache (SQLite file)")] = None,
     concurrency: Annotated[int, typer.Option(help="answers graded at once")] = 8,
     math_timeout: Annotated[float | None, typer.Option(help="seconds per math check")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace OUTPUT if it exists")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUTPUT if it exists")] = False,
 ) -> None:
     """Grade every trajectory's final answer again into a new dataset version (with lineage)."""
     from rich.progress import (

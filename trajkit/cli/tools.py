@@ -10,17 +10,18 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import console, print_summary
 
 
 def register(app: typer.Typer) -> None:
-    index_app = typer.Typer(
+    index_app = App(
         help="Retrieval indexes (BM25 + dense) over a corpus.", no_args_is_help=True
     )
     index_app.command("build")(index_build)
     app.add_typer(index_app, name="index")
     app.command("search")(search_command)
-    sandbox_app = typer.Typer(
+    sandbox_app = App(
         help="The Python sandbox the agent's code runs in.", no_args_is_help=True
     )
     sandbox_app.command("info")(sandbox_info)
@@ -33,7 +34,7 @@ def index_build(
         str, typer.Argument(help="Parquet/JSONL file or folder of Parquet files, or 'builtin'")
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="index folder (default: the cache)")
+        Path | None, typer.Option("--output", "-o", "--out", help="index folder (default: the cache)")
     ] = None,
     dense: Annotated[
         bool, typer.Option("--dense/--no-dense", help="also build the dense (embedding) index")
@@ -43,7 +44,7 @@ def index_build(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="passages per encoding batch")] = 64,
     force: Annotated[
-        bool, typer.Option("--force", help="replace an existing index in --out")
+        bool, typer.Option("--overwrite", "--force", help="replace an existing index in --output")
     ] = False,
 ) -> None:
     """Build and cache the BM25 and dense indexes of CORPUS (offline)."""

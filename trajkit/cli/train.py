@@ -7,19 +7,22 @@ from typing import Annotated
 
 import typer
 
+from trajkit.cli.helpformat import App
 from trajkit.cli.output import print_summary
 
 TRAIN_HELP = """Fine-tune a student on trajectories with TRL's SFTTrainer, as a YAML recipe says.
 
 Converts every trajectory into the student's conversation with exact loss masks (assistant turns only), trains, and writes OUTPUT_DIR/model (plus adapter/ for LoRA) and a training card (README.md).
 
-Recipes: recipes/sft-demo.yaml (CPU, embedded model, a few minutes); recipes/sft-qwen2.5-*.yaml (the paper's settings, GPU). Multi-GPU: accelerate launch -m trajkit.sft.train RECIPE.yaml
+Recipes: recipes/sft-demo.yaml (CPU, embedded model, a few minutes); recipes/sft-qwen2.5-*.yaml (the paper's settings, GPU).
+
+Multi-GPU: accelerate launch -m trajkit.sft.train RECIPE.yaml
 """
 
 
 def register(app: typer.Typer) -> None:
     app.command("train", help=TRAIN_HELP)(train_command)
-    sft_app = typer.Typer(help="Training examples made from trajectories.", no_args_is_help=True)
+    sft_app = App(help="Training examples made from trajectories.", no_args_is_help=True)
     sft_app.command("export")(export_command)
     app.add_typer(sft_app, name="sft")
 
@@ -69,7 +72,7 @@ def train_command(
 
 
 def export_command(
-    dataset: Annotated[list[str], typer.Argument(help="DATASET... OUT (.jsonl or .parquet)")],
+    dataset: Annotated[list[str], typer.Argument(metavar="DATASET... OUT", help="one or more datasets, then the file to write (.jsonl or .parquet)", show_default=False)],
     format: Annotated[str, typer.Option("--format", "-f", help="tokens (input_ids + assistant_masks) or messages")] = "tokens",
     recipe: Annotated[Path | None, typer.Option("--recipe", help="take model, examples, filter and max_length from a recipe")] = None,
     model: Annotated[str | None, typer.Option("--model", help="tokenizer: 'embedded', a folder or an HF id")] = None,
@@ -77,8 +80,8 @@ def export_command(
     preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter")] = None,
     max_length: Annotated[int | None, typer.Option("--max-length", help="tokens; longer examples lose middle steps")] = None,
     failed: Annotated[str | None, typer.Option("--failed", help="drop, keep or weight")] = None,
-    exclude_prefix: Annotated[bool | None, typer.Option("--exclude-prefix/--train-prefix", help="loss on the first-thought prefix")] = None,
-    exclude_error_steps: Annotated[bool | None, typer.Option("--exclude-error-steps/--train-error-steps")] = None,
+    exclude_prefix: Annotated[bool | None, typer.Option("--exclude-prefix/--train-prefix", help="loss on the first-thought prefix (default: trained)")] = None,
+    exclude_error_steps: Annotated[bool | None, typer.Option("--exclude-error-steps/--train-error-steps", help="loss on steps that raised an error (default: excluded)")] = None,
 ) -> None:
     """Write training examples of DATASET(s) to OUT: pre-tokenized for TRL, or chat messages."""
     from trajkit.errors import InputError

@@ -9,16 +9,16 @@ import typer
 
 from trajkit.cli.output import console, print_summary
 
-HELP = """A web page over one or more datasets: filter and sort trajectories, read one step by step,
-put two runs of the same task side by side (first divergent step marked), and see where runs
-leave each other across tasks.
+HELP = """A web page over datasets: filter and sort trajectories, read them step by step, compare runs.
+
+Put two runs of the same task side by side (the first divergent step marked), and see where runs leave each other across tasks. Several datasets (a teacher run and eval runs) are joined on task.
 
 The page is one folder (HTML, JS, CSS and its data) that opens from disk and works offline.
-Several datasets (a teacher run and eval runs) are joined on task.
 
-  trajkit view demo-out/teacher                      writes ./trajkit-view/index.html
-  trajkit view teacher eval-base eval-student --out view
-  trajkit view teacher eval-student --serve          serves it on 127.0.0.1 until Ctrl-C
+\b
+  trajkit view demo-out/teacher              # writes ./trajkit-view/
+  trajkit view teacher eval-base eval-student -o view
+  trajkit view teacher eval-student --serve  # until Ctrl-C
 """
 
 
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 def view_command(
     datasets: Annotated[list[Path], typer.Argument(help="dataset directories (runs of the same tasks are joined)")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder to write (default ./trajkit-view; an earlier view there is replaced)")] = None,
+    out: Annotated[Path | None, typer.Option("--output", "-o", "--out", help="folder to write (default ./trajkit-view; an earlier view there is replaced)")] = None,
     serve: Annotated[bool, typer.Option("--serve", help="serve the page on 127.0.0.1 and print its URL")] = False,
     port: Annotated[int, typer.Option(help="port for --serve (0: a free one)")] = 0,
 ) -> None:
