@@ -78,12 +78,14 @@ def test_llamafactory_sharegpt_with_function_calls(dataset, tmp_path):
         assert "final_answer(" in json.loads(calls[-1]["value"].split("</think>\n\n")[-1])["arguments"]["code"]
 
 
-def test_axolotl_messages_carry_train_flags(dataset, tmp_path):
+def test_axolotl_messages_carry_train_flags(dataset, tmp_path, monkeypatch):
     import datasets
     import yaml
 
-    out = tmp_path / "ax"
-    summary = export_axolotl(str(dataset), str(out))
+    summary = export_axolotl(str(dataset), str(tmp_path / "ax"))
+    out = (tmp_path / "ax").rename(tmp_path / "moved")  # relocatable: no absolute path inside
+    assert str(tmp_path) not in (out / "axolotl.yaml").read_text()
+    monkeypatch.chdir(out)  # axolotl resolves the paths from where it runs
     config = yaml.safe_load((out / "axolotl.yaml").read_text())
     section = config["datasets"][0]
     assert section["type"] == "chat_template" and section["message_field_training"] == "train"

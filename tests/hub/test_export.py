@@ -61,7 +61,7 @@ def test_sft_config_holds_the_student_conversation_with_loss_flags(dataset, tmp_
         traj = by_id[row["trajectory_id"]]
         expected = student_messages(traj, student_prompt)
         trained = {turn.message_index for turn in loss_turns(traj, expected, traj.steps, ExampleOptions())}
-        assert row["system_prompt"].startswith("student")
+        assert row["system_prompt_id"].startswith("student")
         assert [{"role": m["role"], "content": m["content"]} for m in row["messages"]] == expected
         assert [m["train"] for m in row["messages"]] == [i in trained for i in range(len(expected))]
         assert row["correct"] == traj.outcome.correct and row["final_answer"] == traj.outcome.final_answer

@@ -218,7 +218,7 @@ def test_hub_sft_config_renders_each_provenance_as_its_student_trains(cot_datase
     rows = {row["trajectory_id"]: row for row in table.to_pylist()}
     for traj, mode, prompt in [*((t, "cot", "cot") for t in cot), *((t, "agent", "student") for t in agent)]:
         row = rows[traj.trajectory_id]
-        assert row["system_prompt"].split("/")[0] == prompt
+        assert row["system_prompt_id"].split("/")[0] == prompt
         expected = student_messages(traj, load_prompt(prompt).text, mode=mode)
         assert [{"role": m["role"], "content": m["content"]} for m in row["messages"]] == expected
         assert [m["train"] for m in row["messages"]] == [m["role"] == "assistant" for m in expected]

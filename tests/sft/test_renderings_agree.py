@@ -78,7 +78,7 @@ def test_the_hub_sft_config_is_what_trajkit_train_trains_on(published, trained):
     # the card's filter (not graded incorrect, some turn carries loss) keeps exactly what train keeps
     kept = {tid for tid, row in rows.items() if row["correct"] is not False and any(m["train"] for m in row["messages"])}
     assert kept == {example.trajectory_id for example in trained.examples}
-    assert trained.system_prompt.id == rows[next(iter(kept))]["system_prompt"]
+    assert trained.system_prompt.id == rows[next(iter(kept))]["system_prompt_id"]
     for example in trained.examples:
         row = rows[example.trajectory_id]
         assert [{"role": m["role"], "content": m["content"]} for m in row["messages"]] == example.messages

@@ -9,7 +9,8 @@ fields axolotl's `chat_template` strategy reads through `message_field_training`
 `message_field_training_detail`.
 
 Files: `train.jsonl` (all splits, with a `split` column) and `axolotl.yaml`, the `datasets:`
-section that reads it.
+section that reads it. Its paths are relative to the export folder (axolotl resolves them from
+the folder it runs in), so the folder can be moved or uploaded as it is.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from trajkit.sft.convert import (
 )
 
 CONFIG = """\
-# axolotl: the dataset section for trajkit's export (per-message train flags)
+# axolotl: the dataset section for trajkit's export (per-message train flags).
+# Paths are relative to this folder: run axolotl here, or put the folder's path in front of them.
 datasets:
-  - path: {path}
+  - path: .
     ds_type: json
     data_files:
-      - {path}/train.jsonl
+      - train.jsonl
     type: chat_template
     field_messages: messages
     message_property_mappings:
@@ -89,6 +91,6 @@ def export_axolotl(dataset: str, out: str, *, options: ExampleOptions | None = N
         )
     with ExportFolder(out, overwrite=overwrite) as folder:
         folder.write_jsonl("train.jsonl", records)
-        folder.write_text("axolotl.yaml", CONFIG.format(path=folder.out.resolve()))
+        folder.write_text("axolotl.yaml", CONFIG)
     return {"conversations": len(records), "left out": len(source.trajectories) - len(records),
             "files": folder.files}

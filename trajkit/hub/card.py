@@ -50,7 +50,7 @@ SFT_COLUMNS = [
     ("task_id", "string", "the task"),
     ("source", "string", "task source dataset"),
     ("domain", "string", "task domain"),
-    ("system_prompt", "string", "the student prompt template the conversation starts with (id/version)"),
+    ("system_prompt_id", "string", "the id/version of the student prompt whose text is `messages[0]` (the system turn)"),
     ("messages", "list<struct>", "the student conversation: `role`, `content`, and `train` (does the turn carry loss)"),
     ("final_answer", "string", "the trajectory's final answer"),
     ("correct", "bool", "whether the grader judged it correct (null: ungraded)"),

@@ -3,7 +3,8 @@
 - `trajectories`: the stored rows as they are (the full nested schema);
 - `sft`: exactly what `trajkit train` trains on, in text: the student's conversation
   (`trajkit.sft.convert.student_messages`: the CodeAct format of `trajkit.agent.format.conversation`
-  with the student system prompt, or the CoT conversation for CoT answers) with a `train` flag
+  with the student system prompt, or the CoT conversation for CoT answers; `system_prompt_id` names
+  the prompt whose text is the first message) with a `train` flag
   per message saying which turns carry loss (`trajkit.sft.convert.loss_turns` under the recipe's
   default example options: no loss on error steps or steps marked `train: false`). Rendered with
   the student's chat template and masked per `train`, a row gives the same tokens and loss mask
@@ -116,7 +117,7 @@ class SftRows:
         import pyarrow as pa
 
         message = pa.struct([("role", pa.string()), ("content", pa.string()), ("train", pa.bool_())])
-        return _columns([("system_prompt", pa.string()), ("messages", pa.list_(message))])
+        return _columns([("system_prompt_id", pa.string()), ("messages", pa.list_(message))])
 
     def row(self, traj: Trajectory) -> dict:
         from trajkit.sft.convert import (
@@ -130,7 +131,7 @@ class SftRows:
         prompt = self.prompts[mode]
         messages = student_messages(traj, prompt.text, mode=mode)
         turns = loss_turns(traj, messages, traj.steps, ExampleOptions())
-        return _row(traj, system_prompt=prompt.id, messages=with_loss_flags(messages, turns))
+        return _row(traj, system_prompt_id=prompt.id, messages=with_loss_flags(messages, turns))
 
     def table(self, rows: pa.Table) -> pa.Table:
         return _chat_table(self, rows)
