@@ -77,6 +77,12 @@ def list_command(
             prepared_word[row["state"]],
         )
     console().print(table)
+    console().print(
+        "prepared: yes = assembled in the cache and its sha256 checked against the registry; "
+        "unverified = a file is in the cache but its sha256 is not checked yet (trajkit models "
+        "prepare NAME checks it); no = not assembled",
+        style="dim",
+    )
     print_summary(
         "models",
         {
