@@ -74,7 +74,7 @@ def test_filter_with_step_subquery(two_runs, tmp_path):
 
 def test_bad_sql_is_a_query_error(two_runs):
     teacher, _ = two_runs
-    with pytest.raises(QueryError, match="views available"):
+    with pytest.raises(QueryError, match="Candidate bindings: .*their columns: trajkit sql --help"):
         sql([teacher.path], "SELECT no_such_column FROM trajectories")
     with pytest.raises(QueryError):
         sql([teacher.path], "SELEC 1")
