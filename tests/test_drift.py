@@ -23,7 +23,7 @@ def _captured(tokenizer, *, mangle=None):
     traj = make_trajectory(0, n_steps=3, correct=True)
     for step in traj.steps:
         produced = render_action(step.thought, step.code)  # ends with ```<end_code>
-        step.raw_output = produced.removesuffix("<end_code>")  # the loop stores text cut at the stop
+        step.raw_output = produced  # the loop stores what the model wrote, the stop string included
         ids = tokenizer(produced, add_special_tokens=False)["input_ids"]
         step.token_ids = mangle(step, ids) if mangle else ids
         step.logprobs = [-0.5] * len(step.token_ids)
@@ -41,8 +41,8 @@ def test_canonical_tokens_do_not_drift(tokenizer):
 
 
 def test_stop_string_left_out_by_the_server_is_not_drift(tokenizer):
-    def without_stop(step, ids):
-        return tokenizer(step.raw_output, add_special_tokens=False)["input_ids"]
+    def without_stop(step, ids):  # llama.cpp's server leaves the stop string's tokens out
+        return tokenizer(step.raw_output.removesuffix("<end_code>"), add_special_tokens=False)["input_ids"]
 
     report = _check(tokenizer, [_captured(tokenizer, mangle=without_stop)])
     assert report.stop_only == 3 and report.drifted_steps == 0
@@ -64,12 +64,23 @@ def test_non_canonical_tokenization_is_retokenized_drift(tokenizer):
     assert report.row()["by_step"] == "1: 1"
 
 
-def test_rendering_that_changes_the_text_is_reported(tokenizer):
+def test_the_turn_is_trained_as_the_model_wrote_it(tokenizer):
     traj = _captured(tokenizer)
     step = traj.steps[0]
-    text = f"Thought:   {step.thought}\nCode:\n```py\n{step.code}\n```"  # extra spaces, normalised by render_action
+    # extra spaces and no blank-stripping: the old renderer normalised these away (drift)
+    text = f"Thought:   {step.thought}\nCode:\n```py\n{step.code}\n```<end_code>"
     step.raw_output = text
-    step.token_ids = tokenizer(text + "<end_code>", add_special_tokens=False)["input_ids"]
+    step.token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    report = _check(tokenizer, [traj])
+    assert report.drifted_steps == 0 and report.stop_only == 0
+
+
+def test_a_step_rebuilt_from_thought_and_code_is_reported(tokenizer):
+    traj = _captured(tokenizer)
+    step = traj.steps[0]
+    step.raw_output = ""  # an import that kept no raw text: the turn is rendered canonically
+    text = f"Thought:   {step.thought}\nCode:\n```py\n{step.code}\n```<end_code>"
+    step.token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     report = _check(tokenizer, [traj])
     assert report.drifted_steps == 1 and report.kinds["rendered_text"] == 1
     drift = report.examples[0]
@@ -115,11 +126,14 @@ def test_a_turn_ended_by_the_model_matches_the_rendered_end_of_turn(tokenizer):
 
     assert _check(tokenizer, [_captured(tokenizer, mangle=with_end_of_turn)]).drifted_steps == 0
 
-    def stopped_without_end_code(step, ids):  # wrote the code block, then ended the turn
-        return tokenizer(step.raw_output, add_special_tokens=False)["input_ids"] + [end]
-
-    report = _check(tokenizer, [_captured(tokenizer, mangle=stopped_without_end_code)])
-    assert report.drifted_steps == 3 and report.kinds["rendered_text"] == 3  # <end_code> was never written
+    # wrote the code block, then ended the turn itself: the loop stores no <end_code> (it was
+    # never written), so the rendering is the model's text and its end-of-turn token, exactly
+    traj = _captured(tokenizer)
+    for step in traj.steps:
+        step.raw_output = step.raw_output.removesuffix("<end_code>")
+        step.token_ids = tokenizer(step.raw_output, add_special_tokens=False)["input_ids"] + [end]
+    report = _check(tokenizer, [traj])
+    assert report.steps == 3 and report.drifted_steps == 0 and report.stop_only == 0
 
 
 

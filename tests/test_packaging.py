@@ -4,6 +4,7 @@ pip accepts, and the wheel carries the paper's task files so `seed:` sources wor
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -41,8 +42,12 @@ def test_the_set_up_check_refuses_an_extra_trajkit_does_not_declare():
 
 @pytest.mark.slow
 def test_the_wheel_ships_every_seed_task_file_and_its_readme(tmp_path):
+    source = tmp_path / "src"  # setuptools builds in the source tree: build a copy, not the checkout
+    shutil.copytree(REPO / "trajkit", source / "trajkit", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert built.returncode == 0, built.stderr[-2000:]

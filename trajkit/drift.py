@@ -1,8 +1,8 @@
 """Token drift: does the SFT rendering of a trajectory reproduce the tokens the model produced?
 
 With `capture_tokens: true` a build stores each step's completion token ids (`step.token_ids`).
-Training re-renders the step as text (`trajkit.sft.convert.student_messages`: the CodeAct
-turn rebuilt from thought and code) and re-tokenizes it (`trajkit.sft.masks`). Where the two
+Training renders the step as text (`trajkit.sft.convert.student_messages`: the turn as the
+model wrote it, `step.raw_output`) and re-tokenizes it (`trajkit.sft.masks`). Where the two
 disagree, the model is trained (or RL-scored) on tokens it never produced.
 
 For each step with captured tokens, the tokens of its assistant turn in the rendered example
@@ -13,18 +13,17 @@ classified:
 
 - `retokenized`: the text is the same, the token ids are not (a non-canonical tokenization
   the model sampled, or a merge across the opening's boundary);
-- `rendered_text`: the rendering changed the text (the turn is rebuilt from thought and code,
-  stop strings are re-added, whitespace normalised);
+- `rendered_text`: the rendering changed the text (a step without raw text, rebuilt from thought
+  and code; or a turn trajkit completed itself: `agent.force_format`'s forced code block);
 - `unaligned`: the captured tokens do not decode to the end of the step's raw output (they
   came from another generation, e.g. a forced code block);
 - `unrenderable`: the SFT conversion refuses the trajectory (its chat template or tokenizer
   cannot give exact masks), so none of its steps is trained as produced.
 
-A step whose rendering only adds the stop string the model stopped on (`<end_code>`, which
-llama.cpp's server leaves out of the returned tokens) is counted as `stop_only`, not as drift.
-A captured end-of-turn token (the model ended its turn itself) stands for the rendering's
-end-of-turn marker; a turn the model ended without writing `<end_code>` drifts (the rendering
-adds it).
+A step whose rendering only adds the stop string the model stopped on (`<end_code>`: the model
+wrote it, but llama.cpp's server leaves its tokens out of the returned ones) is counted as
+`stop_only`, not as drift. A captured end-of-turn token (the model ended its turn itself) stands
+for the rendering's end-of-turn marker.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from trajkit.agent.format import STOP_SEQUENCES
+from trajkit.agent.format import STOP_SEQUENCES, cut_at_stop
 from trajkit.errors import TrajkitError
 from trajkit.schema import Step, Trajectory
 
@@ -138,11 +137,15 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
 
 def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer, marker: list[int]) -> StepDrift | None:
     produced_text = tokenizer.decode(step.token_ids, skip_special_tokens=True)
-    visible = _cut_at_stop(produced_text)
+    visible = cut_at_stop(produced_text)
     raw = step.raw_output
-    if visible and not raw.endswith(visible):
-        return StepDrift(traj.trajectory_id, step.index, "unaligned", 0, visible[:40], raw[-40:])
-    opening = raw[: len(raw) - len(visible)] if visible else raw
+    stop = next((s for s in STOP_SEQUENCES if raw.endswith(s)), "")
+    core = raw[: len(raw) - len(stop)]  # the stop string the model ended on is kept in raw_output
+    if not raw:  # a step that kept no raw text is rendered from thought and code: compare as is
+        core = visible = ""
+    if visible and not core.endswith(visible):
+        return StepDrift(traj.trajectory_id, step.index, "unaligned", 0, visible[:40], core[-40:])
+    opening = core[: len(core) - len(visible)] if visible else core
     produced = list(step.token_ids)
     ended = bool(marker) and produced[-len(marker):] == marker
     if ended:  # the model ended its turn itself: that is the rendering's end-of-turn marker
@@ -160,11 +163,6 @@ def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer, marke
         traj.trajectory_id, step.index, "retokenized" if same_text else "rendered_text", position,
         tokenizer.decode(expected[position:position + 6]), tokenizer.decode(rendered[position:position + 6]),
     )
-
-
-def _cut_at_stop(text: str) -> str:
-    cut = min((i for i in (text.find(s) for s in STOP_SEQUENCES) if i >= 0), default=-1)
-    return text if cut < 0 else text[:cut]
 
 
 def _encode(tokenizer, text: str) -> list[int]:

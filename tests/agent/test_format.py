@@ -47,3 +47,46 @@ def test_first_step_takes_the_plan_s_first_item_and_never_the_answer():
     assert first_step(plan) == "Thought: To answer this, I'll follow these steps:\n1. Find the founder"
     assert first_step("Final answer: 12") is None
     assert first_step("final answer: 12\nThe sum is 12.") == "Thought: The sum is 12."
+
+
+def test_written_turn_keeps_what_the_model_wrote_and_how_it_ended():
+    from trajkit.agent.format import written_turn
+    from trajkit.teachers.base import Choice
+
+    code = "Thought: add\nCode:\n```py\nprint(1 + 1)\n```"
+    # the backend saw the stop string (local, vLLM, client-side trimming): it is kept
+    assert written_turn(None, Choice(code, "stop", stop="<end_code>")) == code + "<end_code>"
+    assert written_turn(None, Choice(code + "\n", "stop", stop="Observation:")) == code + "\nObservation:"
+    # a server that cut silently after the closing fence stopped on <end_code>
+    assert written_turn(None, Choice(code, "stop")) == code + "<end_code>"
+    # ... unless the model ended its turn itself, or ran out of tokens: nothing is added
+    assert written_turn(None, Choice(code, "stop", end_of_turn=True)) == code
+    assert written_turn(None, Choice(code, "length")) == code
+    # the opening the loop put in front (first-thought prefix, forced "Thought:") comes first,
+    # and text is never normalised (spaces, missing labels stay as written)
+    assert written_turn("Thought:", Choice("  odd  spacing", "stop", end_of_turn=True)) == "Thought:  odd  spacing"
+
+
+def test_a_step_is_rendered_as_written_and_parsed_up_to_the_stop():
+    from trajkit.agent.format import step_assistant_text
+
+    raw = "Thought:   spaced\nCode:\n```py\nx = 1\nprint(x)\n```\nObservation:"
+    parsed = parse_action(raw)
+    assert parsed.code == "x = 1\nprint(x)" and parsed.thought == "spaced"
+    step = Step(index=0, thought=parsed.thought, code=parsed.code, raw_output=raw)
+    assert step_assistant_text(step) == raw
+    assert step_assistant_text(Step(index=0, thought="t", code="c")) == render_action("t", "c")
+
+
+def test_a_turn_cut_at_max_tokens_carries_no_loss():
+    from trajkit.agent.sag import CandidateRun
+    from trajkit.agent.steps import action_step
+    from trajkit.teachers.base import Choice, GenerationResponse
+
+    def step(reason):
+        run = CandidateRun(0, "Thought: x\nCode:\n```py\nprint(1)", "x", "print(1)", True, True, "1", None, False)
+        response = GenerationResponse([Choice(run.raw_output, reason)], 10, 5, 1.0)
+        return action_step(0, run, response, prefix=None, tool_calls=[], candidates=[],
+                           completion_tokens=5, latency_ms=1.0, capture_tokens=False)
+
+    assert step("stop").train and not step("length").train

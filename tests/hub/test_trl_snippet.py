@@ -29,6 +29,9 @@ def test_card_snippet_trains_on_trajkit_s_tokens_and_masks(tmp_path, monkeypatch
     from trajkit.sft.synthetic import synthetic_trajectories
 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+    import datasets.config  # read once at import: an earlier test may have imported it already
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
     with_error = make_trajectory(2, n_steps=3, error_at=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_trajectory
-from trajkit.agent.format import conversation
+from trajkit.agent.format import conversation, render_action
 from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
 from trajkit.sft.convert import (
@@ -75,6 +75,7 @@ def test_train_flag_and_error_steps_control_the_loss(tokenizer, student_prompt):
 def test_first_thought_prefix_can_be_excluded(tokenizer, student_prompt):
     traj = make_trajectory(2, n_steps=2)
     traj.steps[0].thought = "The city was founded long ago. I will search for the year."
+    traj.steps[0].raw_output = render_action(traj.steps[0].thought, traj.steps[0].code)
     traj.steps[0].prefix = "Thought: The city was founded long ago."
     first = conversation(student_prompt, traj.task.question, traj.steps)[2]["content"]
     assert first.startswith(traj.steps[0].prefix)
@@ -122,30 +123,48 @@ def test_empty_mask_is_an_error_naming_the_trajectory(tokenizer, student_prompt)
         list(to_examples([make_trajectory(1), traj], tokenizer, student_prompt))
 
 
-def test_long_examples_lose_whole_middle_steps(tokenizer, student_prompt):
+def _long_trajectory():
     traj = make_trajectory(9, n_steps=6)
     for step in traj.steps[:-1]:
         step.observation = "Velmora archive entry. " * 60
+    return traj
+
+
+def test_long_examples_are_cut_after_the_first_steps_that_fit(tokenizer, student_prompt):
+    traj = _long_trajectory()
     full = to_example(traj, tokenizer, student_prompt)
     report = ConversionReport()
     limit = len(full.input_ids) - 200
     (short,) = to_examples([traj], tokenizer, student_prompt, max_length=limit, report=report)
     assert len(short.input_ids) <= limit
     assert report.truncated == 1 and report.dropped_steps == short.dropped_steps >= 1
-    kept = [traj.steps[0], *traj.steps[1 + short.dropped_steps:]]
+    kept = traj.steps[: len(traj.steps) - short.dropped_steps]
+    # every kept turn sees exactly the history it had: a prefix of the conversation, never a gap
     assert short.messages == conversation(student_prompt, traj.task.question, kept)
-    assert "final_answer(" in short.messages[-1]["content"]
+    assert short.messages == full.messages[: len(short.messages)]
+    assert "final_answer(" not in short.messages[-1]["content"]  # the loss stops where it is cut
     # masks stay exact: every kept assistant turn, whole
     assert _runs(tokenizer, short) == [t + END for t in _assistant_texts(short)]
-    # as few steps as possible are dropped
-    assert short.dropped_steps == 1 or len(
-        to_example(traj, tokenizer, student_prompt).input_ids
-    ) > limit
+    # as many steps as fit are kept
+    one_more = to_example(traj.model_copy(update={"steps": traj.steps[: len(kept) + 1]}), tokenizer, student_prompt)
+    assert len(one_more.input_ids) > limit
 
 
-def test_too_long_even_without_middle_steps_is_left_out_and_counted(tokenizer, student_prompt):
+def test_truncation_drop_leaves_long_examples_out(tokenizer, student_prompt):
+    traj = _long_trajectory()
+    limit = len(to_example(traj, tokenizer, student_prompt).input_ids) - 200
+    report = ConversionReport()
+    options = ExampleOptions(truncation="drop")
+    examples = list(to_examples([traj, make_trajectory(1)], tokenizer, student_prompt, options,
+                                max_length=limit, report=report))
+    assert [e.trajectory_id for e in examples] == [make_trajectory(1).trajectory_id]
+    assert report.too_long == 1 and report.truncated == 0
+
+
+def test_too_long_even_with_its_first_step_alone_is_left_out_and_counted(tokenizer, student_prompt):
     traj = make_trajectory(9, n_steps=3)
     traj.steps[0].observation = "Velmora archive entry. " * 200
+    traj.steps[0].raw_output = "Thought: x\nCode:\n```py\n" + "print('Velmora')\n" * 80 + "```<end_code>"
     report = ConversionReport()
     assert list(to_examples([traj, make_trajectory(1)], tokenizer, student_prompt, max_length=300, report=report))
     assert report.too_long == 1 and report.examples == 1

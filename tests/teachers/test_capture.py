@@ -60,3 +60,16 @@ def test_llama_cpp_server_returns_token_ids_and_logprobs(llama_server):
         assert len(choice.token_ids) == len(choice.logprobs)
         assert all(value <= 0 and math.isfinite(value) for value in choice.logprobs)
         assert tokenizer.decode(choice.token_ids, skip_special_tokens=True) == choice.text
+
+
+@pytest.mark.server
+def test_llama_cpp_backend_tells_an_end_of_turn_from_a_stop_string(llama_server):
+    """The server cuts stop strings without naming them; its last logprob entry (an empty token)
+    shows the model ended its turn itself (the llama.cpp backend asks for it on every request)."""
+    backend = make_backend({"backend": "openai", "base_url": llama_server.base_url})
+    ended = _run(backend, GenerationRequest(COUNT, Sampling(temperature=0.0, max_tokens=64), logprobs=True))
+    assert ended.choices[0].finish_reason == "stop" and ended.choices[0].end_of_turn
+    backend = make_backend({"backend": "openai", "base_url": llama_server.base_url})
+    cut = _run(backend, GenerationRequest(COUNT, Sampling(temperature=0.0, max_tokens=64, stop=["5"]), logprobs=True))
+    assert cut.choices[0].finish_reason == "stop" and not cut.choices[0].end_of_turn
+    assert cut.choices[0].text and "5" not in cut.choices[0].text

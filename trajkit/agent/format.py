@@ -9,8 +9,11 @@ One action is written by the model as
     ```<end_code>
 
 and answered by an observation turn (`trajkit.agent.observation.observation_text`).
-`render_action` / `parse_action` go between text and (thought, code); `conversation` builds the
-chat history the model sees before its next action. Training (`trajkit.sft`, and the Hub's
+`parse_action` reads (thought, code) from what the model wrote; a step's assistant turn is that
+text as written (`written_turn`, `step_assistant_text`: nothing rewritten, so tokenizing the
+training example reproduces the model's tokens), and `render_action` writes the canonical form
+only for steps that kept no raw text. `conversation` builds the chat history the model sees
+before its next action. Training (`trajkit.sft`, and the Hub's
 `sft` config, `trajkit.hub.configs`) and inference (the agent loop, `trajkit eval`) all call
 `conversation`, so the student is trained on exactly the prompts it is evaluated with.
 """
@@ -22,9 +25,12 @@ from dataclasses import dataclass
 
 from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
+from trajkit.teachers.base import Choice
 
 END_CODE = "<end_code>"
-STOP_SEQUENCES = [END_CODE, "\nObservation:", "Observation:"]
+# a server cuts the stop string it stops on; with these two the text before tells which one it
+# was (`written_turn`): `<end_code>` follows the closing fence, "Observation:" a line break
+STOP_SEQUENCES = [END_CODE, "Observation:"]
 THOUGHT = "Thought:"
 _CODE_BLOCK = re.compile(r"```(?:py|python)?[ \t]*\n(.*?)(?:\n```|```|$)", re.DOTALL)
 
@@ -48,7 +54,7 @@ def render_action(thought: str | None, code: str | None) -> str:
 
 def parse_action(text: str) -> ParsedAction:
     """Split model output into thought and code; a missing code block is a parse_error."""
-    body = text.split(END_CODE, 1)[0]
+    body = cut_at_stop(text)
     match = _CODE_BLOCK.search(body)
     thought_part = body[: match.start()] if match else body
     thought = _clean_thought(thought_part)
@@ -75,9 +81,30 @@ def _clean_thought(text: str) -> str | None:
     return text or None
 
 
+def cut_at_stop(text: str) -> str:
+    """`text` up to the first stop string (what the agent parses)."""
+    cut = min((i for i in (text.find(s) for s in STOP_SEQUENCES) if i >= 0), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
+def written_turn(opening: str | None, choice: Choice) -> str:
+    """What the model wrote for one turn, the step's source of truth (`Step.raw_output`): the
+    opening the loop put in front (first-thought prefix, forced "Thought:"), the completion, and
+    the stop string it ended on, which servers cut from the text. A server that cuts without
+    saying which (llama.cpp, most OpenAI-compatible servers) stopped on `<end_code>` when the
+    text ends with the closing fence, unless the model ended its turn with its own token."""
+    text = (opening or "") + choice.text
+    stop = choice.stop
+    if stop is None and choice.finish_reason == "stop" and not choice.end_of_turn:
+        stop = END_CODE if text.endswith("```") else None
+    return text + (stop or "")
+
+
 def step_assistant_text(step: Step) -> str:
-    """The assistant turn of a stored step, including any first-thought prefix."""
-    if step.raw_output and step.thought is None and step.code is None:
+    """The assistant turn of a stored step: what the model wrote (`raw_output`, first-thought
+    prefix and stop string included), as written; rebuilt from thought and code only for steps
+    without it (imports of logs that kept no raw text)."""
+    if step.raw_output:
         return step.raw_output
     return render_action(step.thought, step.code)
 

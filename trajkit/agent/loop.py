@@ -27,7 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from trajkit.agent.config import AgentSettings
-from trajkit.agent.format import END_CODE, STOP_SEQUENCES, THOUGHT, conversation, parse_action
+from trajkit.agent.format import (
+    END_CODE,
+    STOP_SEQUENCES,
+    THOUGHT,
+    conversation,
+    parse_action,
+    written_turn,
+)
 from trajkit.agent.observation import observation_of
 from trajkit.agent.sag import CandidateRun, choose, to_candidates
 from trajkit.agent.steps import AgentResult, action_step, answer_text, teacher_error_step
@@ -145,7 +152,7 @@ async def _step(episode: Episode, interpreter: Interpreter, prefix: str | None) 
     response = await episode.generate(
         GenerationRequest(messages=messages, sampling=sampling, assistant_prefix=opening, logprobs=settings.capture_tokens)
     )
-    texts = [(opening or "") + choice.text for choice in response.choices]
+    texts = [written_turn(opening, choice) for choice in response.choices]
     completion_tokens = response.completion_tokens
     if agent.force_format:
         texts, extra = await _force_code_blocks(episode, texts, messages, sampling)

@@ -62,6 +62,9 @@ def action_step(
         completion_tokens=completion_tokens,
         latency_ms=latency_ms,
         candidates=candidates,
+        # a turn cut at max_tokens was not ended by the model: training on it would teach an end
+        # the model never wrote (kept for analysis and preference data)
+        train=choice.finish_reason != "length",
         token_ids=choice.token_ids if capture_tokens else None,
         logprobs=choice.logprobs if capture_tokens else None,
     )

@@ -78,7 +78,7 @@ def export_command(
     model: Annotated[str | None, typer.Option("--model", help="tokenizer: 'embedded', a folder or an HF id")] = None,
     where: Annotated[str | None, typer.Option("--where", "-w", help="SQL predicate over the trajectories view")] = None,
     preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter")] = None,
-    max_length: Annotated[int | None, typer.Option("--max-length", help="tokens; longer examples lose middle steps")] = None,
+    max_length: Annotated[int | None, typer.Option("--max-length", help="tokens; longer examples are cut after the first steps that fit (examples.truncation)")] = None,
     failed: Annotated[str | None, typer.Option("--failed", help="drop, keep or weight")] = None,
     exclude_prefix: Annotated[bool | None, typer.Option("--exclude-prefix/--train-prefix", help="loss on the first-thought prefix (default: trained)")] = None,
     exclude_error_steps: Annotated[bool | None, typer.Option("--exclude-error-steps/--train-error-steps", help="loss on steps that raised an error (default: excluded)")] = None,

@@ -56,7 +56,7 @@ train = load_dataset("{repo_id}", "sft", split="{split}")
 # as trajkit train: drop trajectories graded incorrect, and those without a turn that carries loss
 train = train.filter(lambda row: row["correct"] is not False and any(m["train"] for m in row["messages"]))
 train = train.map(tokenize, remove_columns=train.column_names)
-train = train.filter(lambda row: len(row["input_ids"]) <= {max_length})  # trajkit train drops middle steps instead
+train = train.filter(lambda row: len(row["input_ids"]) <= {max_length})  # trajkit train cuts them after the first steps that fit instead
 
 trainer = SFTTrainer(
     model=student,

@@ -126,7 +126,7 @@ Data fingerprint `{data['fingerprint']}` (sources and filter); examples fingerpr
 
 Filter: `{data['filter'] or 'none'}`
 
-| trajectories | examples | rows trained (with weights) | tokens | tokens with loss | failed dropped | truncated (middle steps dropped) | too long, left out |
+| trajectories | examples | rows trained (with weights) | tokens | tokens with loss | failed dropped | truncated (last steps cut to fit) | too long, left out |
 |---|---|---|---|---|---|---|---|
 | {conversion['trajectories']} | {conversion['examples']} | {data['train_rows']} | {conversion['tokens']} | {conversion['loss_tokens']} | {conversion['failed_dropped']} | {conversion['truncated']} ({conversion['dropped_steps']} steps) | {conversion['too_long']} |
 

@@ -15,8 +15,11 @@ Which assistant turns carry loss is decided here, per step:
 - failed trajectories (`outcome.correct is False`) are dropped, kept, or kept with a sampling
   weight (`failed`, `failed_weight`).
 
-Too-long examples lose whole middle steps (the system prompt, task, first step and the last
-steps with the final answer are kept), never a cut inside a turn.
+Too-long examples (`max_length`) never train a turn on a history the model did not see
+(`truncation`): `cut_end` (the default) keeps the longest run of first steps that fits, whole
+turns only, so the loss stops where the example ends; `drop` leaves the example out. Both
+counts are in the conversion report (`truncated`, `too_long`), `trajkit train`'s summary and the
+model card.
 
 CoT trajectories (`trajkit build` with `mode: cot`) are converted with `mode="cot"`: the
 conversation is `trajkit.agent.cot.cot_conversation` — the `cot` system prompt and the task
@@ -42,6 +45,7 @@ from trajkit.sft.masks import LossTurn, Plan, plan, tokenize_plans
 from trajkit.tools.spec import CODE_FUNCTIONS
 
 FailedPolicy = Literal["drop", "keep", "weight"]
+Truncation = Literal["cut_end", "drop"]
 Mode = Literal["agent", "cot"]
 AUTO = "auto"
 STUDENT_PROMPT = "student"
@@ -68,6 +72,11 @@ class ExampleOptions(BaseModel):
     exclude_error_steps: bool = Field(True, description="no loss on steps that ended in an error")
     failed: FailedPolicy = Field("drop", description="trajectories graded incorrect: drop, keep or weight")
     failed_weight: float = Field(0.5, ge=0, description="copies per epoch of a failed trajectory when failed=weight")
+    truncation: Truncation = Field(
+        "cut_end",
+        description="examples over max_length: cut_end keeps the first steps that fit (the loss stops "
+        "there), drop leaves them out; never a turn trained on a history the model did not see",
+    )
 
 
 def system_prompt_name(requested: str, mode: Mode) -> str:
@@ -94,7 +103,7 @@ class Example:
     assistant_masks: list[int]
     loss_turns: list[LossTurn]
     weight: float = 1.0
-    dropped_steps: int = 0  # middle steps removed to fit max_length
+    dropped_steps: int = 0  # last steps removed to fit max_length (truncation: cut_end)
     turn_starts: dict[int, int] = field(default_factory=dict)
     mode: Mode = "agent"
 
@@ -109,9 +118,9 @@ class ConversionReport:
     examples: int = 0
     failed_dropped: int = 0
     failed_kept: int = 0
-    truncated: int = 0  # examples that lost middle steps
-    dropped_steps: int = 0
-    too_long: int = 0  # dropped: even first + last step exceed max_length
+    truncated: int = 0  # examples cut after their first steps to fit max_length (truncation: cut_end)
+    dropped_steps: int = 0  # steps those examples lost at their end
+    too_long: int = 0  # left out: over max_length with truncation: drop, or even the first step too long
     tokens: int = 0
     loss_tokens: int = 0
     longest: int = 0
@@ -224,8 +233,9 @@ def to_examples(
     `mode` is the kind of trajectories: `agent` (the CodeAct conversation) or `cot` (one
     CoT answer each, `cot_conversation`); `trajkit.sft.data.training_mode` tells them apart.
 
-    Examples longer than `max_length` tokens lose whole middle steps; those that cannot fit
-    even with only their first and last step are left out (counted in `report.too_long`).
+    Examples longer than `max_length` tokens are cut after the first steps that fit
+    (`options.truncation: cut_end`) or left out (`drop`, and any whose first step alone is too
+    long: `report.too_long`).
 
     Raises `MaskError` / `ConversionError` naming the trajectory for an example whose mask
     would be empty or inexact.
@@ -258,7 +268,9 @@ def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_te
     for (traj, weight, messages, turns, _plan), chat in zip(planned, tokenized, strict=True):
         dropped = 0
         if max_length is not None and len(chat) > max_length:
-            fitted = _fit(traj, chat, system_prompt, options, max_length, tokenizer, chat_template)
+            fitted = None
+            if options.truncation == "cut_end":
+                fitted = _cut_end(traj, chat, system_prompt, options, max_length, tokenizer, chat_template, mode)
             if fitted is None:
                 report.too_long += 1
                 continue
@@ -283,30 +295,28 @@ def _convert_batch(batch, tokenizer, system_prompt, options, max_length, chat_te
         yield example
 
 
-def _fit(traj, chat, system_prompt, options, max_length, tokenizer, chat_template):
-    """Drop whole middle steps (keeping the first and the last ones) until the example fits.
+def _cut_end(traj, chat, system_prompt, options, max_length, tokenizer, chat_template, mode):
+    """The example of the longest run of first steps that fits `max_length`: every kept turn has
+    exactly the history the model saw, and the loss ends with the last kept step.
 
-    Returns (messages, loss turns, tokenized, steps dropped), or None when even the first and
-    last step alone are too long.
+    Returns (messages, loss turns, tokenized, steps dropped), or None when not even the first
+    step fits or the kept steps carry no loss.
     """
     steps = traj.steps
-    if len(steps) <= 2:
+    if mode != "agent" or len(steps) < 2:
         return None
-    # Estimate from the token offsets where each step's assistant turn starts, then confirm
-    # by rendering the shortened conversation (templates need not be additive).
+    # estimate from where each step's assistant turn starts, then confirm by rendering the
+    # shorter conversation (templates need not be additive)
     starts = [chat.turn_starts[i] for i in sorted(chat.turn_starts)]
-    excess = len(chat) - max_length
-    drop = 1
-    while drop < len(steps) - 1 and starts[1 + drop] - starts[1] < excess:
-        drop += 1
-    drop = min(drop, len(steps) - 2)
-    while drop <= len(steps) - 2:
-        kept = [steps[0], *steps[1 + drop:]]
-        messages, turns, shorter = _plan_for(traj, kept, system_prompt, options, tokenizer, chat_template)
+    keep = max((k for k in range(1, len(steps)) if starts[k] <= max_length), default=1)
+    for kept in range(keep, 0, -1):
+        try:
+            messages, turns, shorter = _plan_for(traj, steps[:kept], system_prompt, options, tokenizer, chat_template)
+        except TrajkitError:  # e.g. no kept turn carries loss
+            return None
         tokenized = tokenize_plans(tokenizer, [shorter])[0]
         if len(tokenized) <= max_length:
-            return messages, turns, tokenized, drop
-        drop += 1
+            return messages, turns, tokenized, len(steps) - kept
     return None
 
 

@@ -118,7 +118,7 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
     if not examples:
         raise ConfigError(
             f"no training examples: {report.failed_dropped} failed trajectories dropped, "
-            f"{report.too_long} longer than max_length",
+            f"{report.too_long} longer than max_length (examples.truncation: {recipe.examples.truncation})",
             where="examples / training.max_length",
             fix="keep failed trajectories (examples.failed: keep|weight) or raise training.max_length",
         )

@@ -42,6 +42,11 @@ class Choice:
     # backend can return them (token ids: local, llama.cpp; OpenAI returns logprobs only)
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
+    # the stop string the completion ended on, cut from `text`, when the backend saw which one
+    # (None: it ended otherwise, or a server cut it without saying which)
+    stop: str | None = None
+    # the model ended its turn with its end-of-turn token (known where the backend can tell)
+    end_of_turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,12 +117,14 @@ class TeacherError(ServiceError):
         self.attempts = attempts
 
 
-def trim_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    """Cut `text` at the earliest stop string; tell whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
-    if cut < 0:
-        return text, False
-    return text[:cut], True
+def trim_at_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
+    """Cut `text` at the earliest stop string; return the text before it and the stop string
+    found there (None when there is none)."""
+    found = [(i, s) for s in stop if s and (i := text.find(s)) >= 0]
+    if not found:
+        return text, None
+    cut, string = min(found, key=lambda hit: (hit[0], -len(hit[1])))
+    return text[:cut], string
 
 
 class Stopwatch:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
-from trajkit.teachers.base import Choice, GenerationRequest, TeacherError
+from trajkit.teachers.base import GenerationRequest, TeacherError
 from trajkit.teachers.config import LlamaCppTeacher, OpenAITeacher
 from trajkit.teachers.llama_server import LlamaServer
 from trajkit.teachers.openai_compat import OpenAICompatBackend, _Failure, _Part
@@ -67,14 +68,19 @@ class LlamaCppBackend(OpenAICompatBackend):
             self.server.stop()
 
     async def _chat(self, request: GenerationRequest, n: int, seed: int | None) -> _Part:
-        part = await super()._chat(request, n, seed)
+        # always with token logprobs: they tell a turn the model ended with its end-of-turn token
+        # from one cut at a stop string, which the server does not name (`Choice.end_of_turn`)
+        part = await super()._chat(replace(request, logprobs=True), n, seed)
         prefix = request.assistant_prefix
-        if prefix:
-            part.choices = [
-                Choice(c.text[len(prefix):] if c.text.startswith(prefix) else c.text, c.finish_reason,
-                       c.token_ids, c.logprobs)
-                for c in part.choices
-            ]
+        part.choices = [
+            replace(
+                c,
+                text=c.text[len(prefix):] if prefix and c.text.startswith(prefix) else c.text,
+                token_ids=c.token_ids if request.logprobs else None,
+                logprobs=c.logprobs if request.logprobs else None,
+            )
+            for c in part.choices
+        ]
         return part
 
     async def _before_retry(self, failure: _Failure) -> None:

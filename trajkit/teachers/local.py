@@ -217,7 +217,8 @@ class LocalBackend(BatchedBackend):
             ids = values = None
             if row.logprobs and logprobs is not None:
                 ids, values = tokens[r][: end.n_tokens], logprobs[r][: end.n_tokens]
-            choices.append(Choice(text, "stop" if stopped else end.reason, ids, values))
+            choices.append(Choice(text, "stop" if stopped or end.reason == "eos" else end.reason, ids, values,
+                                  stop=stopped, end_of_turn=end.reason == "eos"))
             completion_tokens += end.n_tokens
             prompt_tokens = len(row.prompt_ids)
         return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
@@ -355,7 +356,7 @@ class _RowStopper:
                 continue
             last = int(input_ids[i, -1])
             if last in self._eos:
-                self._ends[i] = _RowEnd(generated - 1, "stop")
+                self._ends[i] = _RowEnd(generated - 1, "eos")
             elif row.stop and self._hit_stop(input_ids[i], generated, i, row):
                 self._ends[i] = _RowEnd(generated, "stop")
             elif generated >= row.max_tokens:

@@ -23,7 +23,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from trajkit.errors import ConfigError
@@ -165,7 +165,8 @@ class OpenAICompatBackend(BackendBase):
             trimmed = []
             for choice in part.choices:
                 text, hit = trim_at_stop(choice.text, stop)
-                trimmed.append(Choice(text, "stop" if hit else choice.finish_reason, choice.token_ids, choice.logprobs))
+                trimmed.append(replace(choice, text=text, finish_reason="stop" if hit else choice.finish_reason,
+                                       stop=hit or choice.stop))
             part.choices = trimmed
         return part
 
@@ -198,9 +199,7 @@ class OpenAICompatBackend(BackendBase):
         response = await self._client.chat.completions.create(
             messages=messages, extra_body=extra or None, **kwargs
         )
-        choices = [
-            Choice(c.message.content or "", c.finish_reason or "stop", *_chat_tokens(c)) for c in response.choices
-        ]
+        choices = [_chat_choice(c) for c in response.choices]
         return _Part(choices, *_usage(response))
 
     async def _completion(self, request: GenerationRequest, n: int, seed: int | None) -> _Part:
@@ -309,6 +308,22 @@ class OpenAICompatBackend(BackendBase):
                 fix += "; servers other than vLLM may refuse continue_final_message: set "
                 fix += "teacher.prefix_mode: completions"
         return TeacherError(what, where=self.base_url, fix=fix, status=status, retryable=False)
+
+
+def _chat_choice(choice) -> Choice:
+    ids, logprobs = _chat_tokens(choice)
+    return Choice(choice.message.content or "", choice.finish_reason or "stop", ids, logprobs,
+                  end_of_turn=_ends_with_end_of_turn(choice))
+
+
+def _ends_with_end_of_turn(choice) -> bool:
+    """llama.cpp lists the end-of-turn token last, as an entry with empty text (a stop string's
+    tokens are not listed): the model ended its turn itself."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content or (choice.finish_reason or "stop") != "stop":
+        return False
+    last = content[-1]
+    return getattr(last, "token", None) == "" and getattr(last, "id", None) is not None
 
 
 def _chat_tokens(choice) -> tuple[list[int] | None, list[float] | None]:

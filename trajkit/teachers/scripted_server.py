@@ -69,11 +69,13 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
-def limit(text: str, stop: Sequence[str], max_tokens: int | None) -> tuple[str, str]:
+def limit(text: str, stop: Sequence[str], max_tokens: int | None) -> tuple[str, str, str | None]:
+    """The reply as a server returns it: cut at the first stop string (dropped, as llama.cpp and
+    vLLM do) or at `max_tokens`; with the finish reason and the stop string found."""
     text, stopped = trim_at_stop(text, stop)
     if max_tokens is not None and count_tokens(text) > max_tokens:
-        return " ".join(text.split()[:max_tokens]), "length"
-    return text, "stop"
+        return " ".join(text.split()[:max_tokens]), "length", None
+    return text, "stop", stopped
 
 
 # ----------------------------------------------------------------------- in process
@@ -90,10 +92,10 @@ class ScriptedBackend(BackendBase):
         watch = Stopwatch()
         sampling = request.sampling
         text = self.script.continue_chat(request.messages, request.assistant_prefix)
-        text, reason = limit(text, sampling.stop, sampling.max_tokens)
+        text, reason, stopped = limit(text, sampling.stop, sampling.max_tokens)
         prompt_tokens = sum(count_tokens(str(m.get("content") or "")) for m in request.messages)
         return GenerationResponse(
-            choices=[Choice(text, reason) for _ in range(sampling.n)],
+            choices=[Choice(text, reason, stop=stopped) for _ in range(sampling.n)],
             prompt_tokens=prompt_tokens,
             completion_tokens=count_tokens(text) * sampling.n,
             latency_ms=watch.ms(),
@@ -186,7 +188,7 @@ class ScriptedServer:
     def _completion(self, body: dict, text: str, prompt_tokens: int, *, chat: bool) -> dict:
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else list(stop)
-        text, reason = limit(text, stop, body.get("max_tokens"))
+        text, reason, _stopped = limit(text, stop, body.get("max_tokens"))  # cut silently, as servers do
         n = 1 if self.ignore_n else int(body.get("n") or 1)
         if chat:
             choices = [

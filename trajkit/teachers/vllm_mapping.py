@@ -41,7 +41,8 @@ def response_from_output(output: Any, stop: Sequence[str] = ()) -> GenerationRes
     for completion in output.outputs:
         text, hit = trim_at_stop(completion.text, stop)
         reason = "stop" if hit else (completion.finish_reason or "stop")
-        choices.append(Choice(text, reason))
+        said = getattr(completion, "stop_reason", None)  # vLLM: the stop string (or token id) matched
+        choices.append(Choice(text, reason, stop=hit or (said if isinstance(said, str) else None)))
         completion_tokens += len(completion.token_ids or ())
     prompt_tokens = len(output.prompt_token_ids or ())
     return GenerationResponse(choices, prompt_tokens, completion_tokens, 0.0)
