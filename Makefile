@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 STAMP := $(VENV)/.trajkit-setup
 # extras are spelled in their normalised form (PEP 685), which every pip version accepts
-EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1-5b,tracking,smolagents,ray
+EXTRAS ?= embedded,train,argilla,dev,llamacpp,qwen-1-5b,qwen-0-5b,tracking,smolagents,ray
 
 .PHONY: setup setup-services demo test test-fast bench lint schemas experiment clean
 
