@@ -62,6 +62,7 @@ class DriftReport:
     kinds: Counter = field(default_factory=Counter)
     by_step: Counter = field(default_factory=Counter)  # step index -> drifted steps
     examples: list[StepDrift] = field(default_factory=list)
+    drifting_ids: set[str] = field(default_factory=set)  # trajectories with a drifting step
 
     def add(self, drift: StepDrift) -> None:
         self.drifted_steps += 1
@@ -113,6 +114,7 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
                 report.steps += 1
                 report.add(StepDrift(traj.trajectory_id, step.index, "unrenderable", 0, "", str(exc)[:80]))
             report.drifted_trajectories += 1
+            report.drifting_ids.add(traj.trajectory_id)
             continue
         spans = {span.message_index: span for span in rendered_plan.spans}
         drifted = False
@@ -132,6 +134,8 @@ def check_drift(trajectories: list[Trajectory], tokenizer, *, system_prompt: str
                 report.add(drift)
                 drifted = True
         report.drifted_trajectories += drifted
+        if drifted:
+            report.drifting_ids.add(traj.trajectory_id)
     return report
 
 
@@ -186,9 +190,15 @@ def model_spec_of(dataset) -> str | None:
 
 def dataset_drift(dataset, *, tokenizer=None, tokenizer_name: str | None = None) -> DriftReport | None:
     """The drift report of a dataset, or None when it has no captured tokens."""
+    return trajectories_drift(list(dataset.trajectories()), dataset, tokenizer=tokenizer, tokenizer_name=tokenizer_name)
+
+
+def trajectories_drift(trajectories: list[Trajectory], dataset, *, tokenizer=None,
+                       tokenizer_name: str | None = None) -> DriftReport | None:
+    """The drift report of some trajectories of `dataset` (its recipe names the tokenizer), or
+    None when none of them has captured tokens."""
     from trajkit.exports.source import student_prompt
 
-    trajectories = list(dataset.trajectories())
     if not captured_steps(trajectories):
         return None
     if tokenizer is None:
@@ -201,3 +211,84 @@ def dataset_drift(dataset, *, tokenizer=None, tokenizer_name: str | None = None)
     system_prompt, mode = student_prompt(trajectories, where=str(dataset.path))
     return check_drift(trajectories, tokenizer, system_prompt=system_prompt, mode=mode,
                        tokenizer_name=tokenizer_name or "")
+
+
+# ------------------------------------------------------------------------- gates
+
+GATED_EXPORTS = ("dpo", "verl", "tokens")  # on-policy formats: trained on the tokens as produced
+FILTER_FIX = "trajkit filter SRC DST --preset token-exact"
+
+
+class DriftError(TrajkitError):
+    """Captured steps whose training rendering does not reproduce the tokens the model produced."""
+
+
+def kinds_text(report: DriftReport) -> str:
+    """`retokenized 2, rendered_text 1`: drifting steps by kind, most first."""
+    return ", ".join(f"{kind} {n}" for kind, n in report.kinds.most_common()) or "none"
+
+
+def drift_summary(report: DriftReport) -> str:
+    return (f"{report.drifted_steps} of {report.steps} captured steps in {report.drifted_trajectories} of "
+            f"{report.trajectories} trajectories drift ({kinds_text(report)})")
+
+
+@dataclass
+class TokenExact:
+    """What the token-exact filter keeps of some trajectories, and why it drops the others."""
+
+    keep: set[str]
+    report: DriftReport
+    uncaptured: int  # trajectories without captured tokens: they cannot be checked
+
+    def dropped(self) -> str:
+        parts = []
+        if self.report.drifted_trajectories:
+            parts.append(f"{self.report.drifted_trajectories} drifting (steps by kind: {kinds_text(self.report)})")
+        if self.uncaptured:
+            parts.append(f"{self.uncaptured} without captured tokens")
+        return ", ".join(parts) or "none"
+
+    def params(self) -> dict:
+        """What the filter's lineage records."""
+        return {"tokenizer": self.report.tokenizer, "dropped_drifting": self.report.drifted_trajectories,
+                "dropped_uncaptured": self.uncaptured, "drifting_steps": dict(self.report.kinds),
+                "stop_only": self.report.stop_only}
+
+
+def token_exact(trajectories: list[Trajectory], dataset, *, tokenizer_name: str | None = None) -> TokenExact:
+    """The trajectories none of whose captured steps drift (`stop_only` is fine); those without
+    captured tokens are dropped, and a selection with none at all is refused (nothing to check)."""
+    report = trajectories_drift(trajectories, dataset, tokenizer_name=tokenizer_name)
+    if report is None:
+        raise DriftError(
+            f"no step of the {len(trajectories)} trajectories has captured token ids, so token-exactness cannot be checked",
+            where=str(dataset.path),
+            fix="build with capture_tokens: true in the recipe (backends local and llamacpp return token ids)",
+        )
+    captured = {t.trajectory_id for t in trajectories if any(s.token_ids for s in t.steps)}
+    return TokenExact(captured - report.drifting_ids, report, len(trajectories) - len(captured))
+
+
+def export_gate(dataset, *, fmt: str, allow_drift: bool = False, tokenizer_name: str | None = None) -> str | None:
+    """The drift check of `trajkit export --format dpo|verl|tokens`: raises DriftError when captured
+    steps drift (unless `allow_drift`); returns a one-line warning or note to print, or None."""
+    if fmt not in GATED_EXPORTS:
+        return None
+    report = dataset_drift(dataset, tokenizer_name=tokenizer_name)
+    if report is None:
+        if fmt == "tokens":
+            return None  # the tokens export itself says that there are none
+        return ("note: token-exactness not checked: no step has captured token ids "
+                "(build with capture_tokens: true to check it)")
+    unchecked = len(dataset) - report.trajectories
+    tail = f"; {unchecked} trajectories without captured tokens not checked" if unchecked else ""
+    if not report.drifted_steps:
+        return f"note: token-exact: {report.steps} captured steps checked{tail}" if unchecked else None
+    if not allow_drift:
+        raise DriftError(
+            f"{drift_summary(report)}: a {fmt} export would train on tokens the model did not produce",
+            where=str(dataset.path),
+            fix=f"pass --allow-drift to export anyway, or keep the exact trajectories first: {FILTER_FIX}",
+        )
+    return f"warning: exporting drifting steps (--allow-drift): {drift_summary(report)}{tail}"

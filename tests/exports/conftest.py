@@ -48,3 +48,28 @@ def plain_dataset(tmp_path):
     ds = Dataset.create(tmp_path / "plain", name="plain")
     ds.append(trajectories(candidates=False, incorrect=False))
     return ds.path
+
+
+@pytest.fixture(scope="session")
+def embedded_tokenizer():
+    from tests.sft.conftest import load_embedded_tokenizer
+
+    return load_embedded_tokenizer()
+
+
+def capture(traj, tokenizer, drift: str | None = None):
+    """Give every step the token ids the model 'produced' (its raw output, tokenized canonically),
+    as a build with `capture_tokens: true` stores them. `drift` changes the first step:
+    `retokenized` splits its first token into characters (same text, other ids),
+    `rendered_text` drops its raw text (the turn is rebuilt from thought and code),
+    `stop_only` leaves out the stop string's tokens, as llama.cpp's server does (not drift)."""
+    for step in traj.steps:
+        text = step.raw_output.removesuffix("<end_code>") if drift == "stop_only" else step.raw_output
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if step.index == 0 and drift == "retokenized":
+            ids = [tokenizer.convert_tokens_to_ids(c) for c in tokenizer.decode(ids[:1])] + ids[1:]
+        if step.index == 0 and drift == "rendered_text":
+            step.raw_output = ""
+        step.token_ids = ids
+        step.logprobs = [-0.5] * len(ids)
+    return traj

@@ -185,11 +185,14 @@ def filter_command(
     preset: Annotated[list[str] | None, typer.Option("--preset", "-p", help="named filter (see --list-presets); repeatable")] = None,
     list_presets: Annotated[bool, typer.Option("--list-presets", help="show the named filters and exit (no SOURCE needed)")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DESTINATION if it exists")] = False,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="--preset token-exact: the producing model's tokenizer (default: the build recipe's teacher model)")] = None,
 ) -> None:
-    """Write a new dataset with the trajectories that match (lineage records the predicate)."""
+    """Write a new dataset with the trajectories that match (lineage records the predicate).
+
+    --preset token-exact keeps the trajectories whose captured steps (capture_tokens: true) all re-tokenize to the tokens the model produced; it drops the drifting ones and those without captured tokens, and says how many of each.
+    """
     from trajkit.errors import InputError
-    from trajkit.filters import combine_predicates, presets_table
-    from trajkit.query import filter_dataset
+    from trajkit.filters import filter_with_presets, presets_table
     from trajkit.store import Dataset
 
     if list_presets:
@@ -199,12 +202,9 @@ def filter_command(
         return
     if source is None or destination is None:
         raise InputError("give SOURCE and DESTINATION datasets", where="trajkit filter", fix="trajkit filter SOURCE DESTINATION --where 'SQL predicate'")
-    predicate = combine_predicates(where, preset or [])
-    if predicate is None:
-        raise InputError("no filter given", fix="pass --where 'SQL predicate' and/or --preset NAME")
     before = len(Dataset.open(source))
-    result = filter_dataset(source, destination, predicate, overwrite=overwrite)
-    print_summary("filter", {"kept": len(result), "of": before, "written": str(destination)})
+    result, dropped = filter_with_presets(source, destination, where, preset or [], overwrite=overwrite, tokenizer=tokenizer)
+    print_summary("filter", {"kept": len(result), "of": before, **dropped, "written": str(destination)})
 
 
 def compact_command(

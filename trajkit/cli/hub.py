@@ -111,17 +111,22 @@ def export_command(
     pretty_name: Annotated[str | None, typer.Option("--pretty-name", help="title of the card")] = None,
     card_template: Annotated[Path | None, typer.Option("--card-template", help=TEMPLATE_HELP)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace DIRECTORY if it exists")] = False,
+    allow_drift: Annotated[bool, typer.Option("--allow-drift", help="dpo, verl, tokens: export even when captured steps drift (a warning says how many)")] = False,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="token drift: the producing model's tokenizer (default: the build recipe's teacher model)")] = None,
 ) -> None:
     """Export a dataset for a trainer or the Hub: hub (default), dpo, verl, llamafactory, axolotl, adp, tokens.
 
     hub: the Hub repository layout (card, charts, Parquet configs) in a local folder; `datasets.load_dataset(DIRECTORY, "sft")` loads it, and it can be uploaded as it is.
 
     The other formats write the files their trainer reads (see --format); every path in a config file they write is relative to DIRECTORY, so the folder can be moved or uploaded.
+
+    dpo, verl and tokens train on the tokens as the model produced them: where tokens were captured (capture_tokens: true) and some steps drift from their training rendering, the export fails (exit 2) unless --allow-drift; `trajkit filter SRC DST --preset token-exact` keeps the exact trajectories.
     """
     if format != "hub":
         from trajkit.exports import export
 
-        summary = export(format, str(dataset), str(directory), overwrite=overwrite, pairs=pairs)
+        summary = export(format, str(dataset), str(directory), overwrite=overwrite, pairs=pairs,
+                         allow_drift=allow_drift, tokenizer=tokenizer)
         summary["files"] = ", ".join(summary["files"])
         print_summary(f"export {format}", {**summary, "written": str(directory)})
         return

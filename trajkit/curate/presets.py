@@ -2,6 +2,10 @@
 
 `trajkit filter SRC DST --preset paper` keeps what the paper kept: correct trajectories
 without parse errors that finished within the step limit.
+
+One preset is not SQL: `token-exact` re-tokenizes every captured step (`trajkit.drift`) and keeps
+the trajectories none of whose steps drift; only `trajkit filter` computes it
+(`trajkit.filters.filter_with_presets`), so a training recipe filters on its output instead.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from dataclasses import dataclass
 class Preset:
     name: str
     description: str
-    where: str
+    where: str | None  # None: computed by `trajkit filter` (needs the tokenizer), not SQL
+
+
+TOKEN_EXACT = "token-exact"
 
 
 _NO_STEP_ERROR = (
@@ -45,5 +52,11 @@ PRESETS: dict[str, Preset] = {
         Preset("max-2k-tokens", "at most 2,000 tokens in total", "total_tokens <= 2000"),
         Preset("accepted", "reviewed and accepted in Argilla", "review_status = 'submitted' AND review_label = 'accept'"),
         Preset("not-rejected", "not rejected by a reviewer", "review_label IS DISTINCT FROM 'reject'"),
+        Preset(
+            TOKEN_EXACT,
+            "every captured step's training rendering re-tokenizes to the tokens the model produced "
+            "(stop string only is fine); trajectories without captured tokens are dropped",
+            None,
+        ),
     ]
 }
