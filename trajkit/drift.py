@@ -15,6 +15,10 @@ classified:
   the model sampled, or a merge across the opening's boundary);
 - `rendered_text`: the rendering changed the text (a step without raw text, rebuilt from thought
   and code; or a turn trajkit completed itself: `agent.force_format`'s forced code block);
+- `stop_boundary`: the text is the model's, stop string included, but the model's last tokens
+  before the stop string were split differently from the canonical tokenization of text + stop
+  string (e.g. "\n" "```" then "<end_code>" vs "\n```"): the server returns no tokens of the stop
+  string, so the model's own split there cannot be recovered;
 - `unaligned`: the captured tokens do not decode to the end of the step's raw output (they
   came from another generation, e.g. a forced code block);
 - `unrenderable`: the SFT conversion refuses the trajectory (its chat template or tokenizer
@@ -42,7 +46,7 @@ EXAMPLES = 5
 class StepDrift:
     trajectory_id: str
     step: int
-    kind: str  # retokenized, rendered_text, unaligned
+    kind: str  # retokenized, rendered_text, stop_boundary, unaligned, unrenderable
     token: int  # position of the first difference in the turn's tokens
     produced: str  # a little of each side's text at the difference
     rendered: str
@@ -80,6 +84,7 @@ class DriftReport:
             "steps_drifting": self.drifted_steps,
             "retokenized": self.kinds.get("retokenized", 0),
             "rendered_text": self.kinds.get("rendered_text", 0),
+            "stop_boundary": self.kinds.get("stop_boundary", 0),
             "unaligned": self.kinds.get("unaligned", 0),
             "unrenderable": self.kinds.get("unrenderable", 0),
             "stop_only": self.stop_only,
@@ -162,9 +167,14 @@ def _compare(traj: Trajectory, step: Step, rendered: list[int], tokenizer, marke
     stopped = not ended and rendered[: len(expected)] == expected  # on a stop string the server left out
     if stopped and tokenizer.decode(rendered[len(expected):]).strip() in STOP_SEQUENCES:
         return StepDrift(traj.trajectory_id, step.index, "stop_only", position, "", tokenizer.decode(rendered[position:]))
-    same_text = tokenizer.decode(expected, skip_special_tokens=True) == tokenizer.decode(rendered, skip_special_tokens=True)
+    produced_all = tokenizer.decode(expected, skip_special_tokens=True)
+    rendered_all = tokenizer.decode(rendered, skip_special_tokens=True)
+    if not ended and stop and rendered_all == produced_all + stop:
+        kind = "stop_boundary"
+    else:
+        kind = "retokenized" if produced_all == rendered_all else "rendered_text"
     return StepDrift(
-        traj.trajectory_id, step.index, "retokenized" if same_text else "rendered_text", position,
+        traj.trajectory_id, step.index, kind, position,
         tokenizer.decode(expected[position:position + 6]), tokenizer.decode(rendered[position:position + 6]),
     )
 

@@ -106,7 +106,7 @@ def drift_rows(datasets: list[str | Path | Dataset], tokenizer: str | None = Non
         if report is None:
             continue
         row = report.row()
-        kinds = [f"{k} {row[k]}" for k in ("rendered_text", "retokenized", "unaligned", "unrenderable") if row[k]]
+        kinds = [f"{k} {row[k]}" for k in ("rendered_text", "retokenized", "stop_boundary", "unaligned", "unrenderable") if row[k]]
         rows.append({
             "dataset": dataset.name,
             "trajectories drifting": f"{row['trajectories_drifting']}/{row['trajectories_checked']}",
