@@ -148,3 +148,16 @@ def test_a_trajectory_the_conversion_refuses_is_reported_not_raised(tokenizer):
     )
     report = _check(rewriting, [_captured(tokenizer)])
     assert report.kinds["unrenderable"] == 3 and report.drifted_trajectories == 1
+
+
+def test_a_split_the_stop_string_hides_is_stop_boundary_not_stop_only(tokenizer):
+    """llama.cpp returns no tokens of the stop string; where the model's last tokens before it
+    merge with it in the canonical tokenization (" " + "<end_code>"), the split is reported."""
+    traj = _captured(tokenizer)
+    step = traj.steps[0]
+    core = step.raw_output.removesuffix("<end_code>") + " "  # the model wrote a space, then stopped
+    step.raw_output = core + "<end_code>"
+    step.token_ids = tokenizer(core, add_special_tokens=False)["input_ids"]
+    report = _check(tokenizer, [traj])
+    assert report.kinds["stop_boundary"] == 1 and report.drifted_steps == 1
+    assert report.row()["stop_boundary"] == 1
