@@ -28,6 +28,18 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     high = 1.0 if correct == n else min(1.0, centre + half)
     return low, high
 
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value of two methods graded on the same tasks: `only_a` tasks
+    solved by the first alone, `only_b` by the second alone (the discordant pairs; tasks both or
+    neither solved carry no evidence). Under no difference each discordant task goes either way
+    with probability 1/2, so this is the exact binomial test on min(only_a, only_b)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
 OVERVIEW_SQL = """
 SELECT
     dataset,

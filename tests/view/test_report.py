@@ -15,7 +15,7 @@ from trajkit.cli.report import (
     write_report,
 )
 from trajkit.evaluate import evaluate, metrics
-from trajkit.stats import wilson_interval
+from trajkit.stats import mcnemar_exact, wilson_interval
 
 
 def test_wilson_interval():
@@ -26,6 +26,13 @@ def test_wilson_interval():
     assert (lo, hi) == (pytest.approx(0.2538, abs=1e-4), pytest.approx(0.7462, abs=1e-4))
     lo, hi = wilson_interval(95, 100)
     assert lo == pytest.approx(0.8882, abs=1e-4) and hi == pytest.approx(0.9785, abs=1e-4)
+
+
+def test_mcnemar_exact():
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(1, 1) == 1.0
+    assert mcnemar_exact(6, 1) == pytest.approx(0.125)  # 8/128, twice: SAG +6 -1 is not significant
+    assert mcnemar_exact(1, 6) == mcnemar_exact(6, 1)
+    assert mcnemar_exact(10, 0) == pytest.approx(2 / 1024) and mcnemar_exact(10, 0) < 0.05
 
 
 def test_sag_effect_fixed_and_broken(sag_pair):
@@ -53,6 +60,7 @@ def test_html_report_with_drill_down(tmp_path, sag_pair):
     assert "[0.15, 0.85]" in page  # 2 of 4 correct in each run
     assert "1 task fixed by voting" in page and "1 task broken by voting" in page
     assert "net <strong>+0</strong> of 4 tasks" in page
+    assert "exact McNemar p = 1)" in page  # one fixed, one broken: no evidence either way
     ids = set(re.findall(r'href="viewer/index\.html#view=traj&amp;id=(\w+)&amp;ds=eval-', page))
     assert len(ids) == 8  # every trajectory of both runs is one click away
     assert 'href="viewer/index.html#view=compare&amp;a=' in page

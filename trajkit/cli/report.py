@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from trajkit.stats import wilson_interval
+from trajkit.stats import mcnemar_exact, wilson_interval
 
 TABLE_COLUMNS = [
     "run", "benchmark", "sag_n", "trajectories", "accuracy", "answered_rate",
@@ -282,12 +282,14 @@ def _sag_section(metrics: dict, details: dict, viewer: str | None) -> str:
                 noun = "task" if len(items) == 1 else "tasks"
                 lists.append(f"<details{' open' if len(items) <= 10 else ''}><summary class='{css}'>{len(items)} {noun} {name} by voting</summary><ul>{links}{more}</ul></details>")
             net = len(fixed) - len(broken)
+            p_value = mcnemar_exact(len(fixed), len(broken))
             cards.append(
                 f"<div class='card'><h3>{_e(pair['greedy'])} → {_e(pair['sag'])} <small class='muted'>"
                 f"{_e(bench['benchmark'])} · SAG n={_e(pair['sag_n'])}</small></h3>"
                 f"<div><span class='big fixed'>+{len(fixed)}</span> fixed · <span class='big broken'>−{len(broken)}</span> broken · "
                 f"net <strong>{net:+d}</strong> of {bench['tasks']} tasks "
-                f"<span class='muted'>({bench['both']} solved by both, {bench['neither']} by neither)</span></div>"
+                f"<span class='muted'>({bench['both']} solved by both, {bench['neither']} by neither; "
+                f"exact McNemar p = {p_value:.3g})</span></div>"
                 f"{step_note}{''.join(lists)}</div>"
             )
     return f"<div class='cards'>{''.join(cards)}</div>"
