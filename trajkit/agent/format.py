@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from trajkit.agent.observation import observation_text
 from trajkit.schema import Step, StepError
-from trajkit.teachers.base import Choice
+from trajkit.teachers.base import Choice, trim_at_stop
 
 END_CODE = "<end_code>"
 # a server cuts the stop string it stops on; with these two the text before tells which one it
@@ -83,8 +83,7 @@ def _clean_thought(text: str) -> str | None:
 
 def cut_at_stop(text: str) -> str:
     """`text` up to the first stop string (what the agent parses)."""
-    cut = min((i for i in (text.find(s) for s in STOP_SEQUENCES) if i >= 0), default=-1)
-    return text if cut < 0 else text[:cut]
+    return trim_at_stop(text, STOP_SEQUENCES)[0]
 
 
 def written_turn(opening: str | None, choice: Choice) -> str:
