@@ -1,5 +1,6 @@
-"""The experiment report: Wilson intervals, the method x benchmark table, the goals checked on
-the same tasks, and its files — over real datasets written by the store."""
+"""The experiment's report over real datasets written by the store: accuracy per benchmark and
+task category with Wilson intervals and the seeds' mean ± sd, paired exact McNemar tests, the
+issue's goals met or not; its benchmarks (clean GSM-hard) and the students' budget."""
 
 from __future__ import annotations
 
@@ -8,87 +9,119 @@ import json
 import pytest
 
 from tests.factories import make_provenance, make_trajectory
-from trajkit.errors import InputError
-from trajkit.experiment import Cell, bar_values, main, report
+from trajkit.experiment.__main__ import main
+from trajkit.experiment.benchmarks import nonnegative_integer
+from trajkit.experiment.report import build, parse_inputs
+from trajkit.experiment.results import Cell, parse_arm
+from trajkit.schema import Trajectory
+from trajkit.stats import mcnemar_exact
 from trajkit.stats import wilson_interval as wilson
 from trajkit.store import Dataset
 
+CATEGORY_OF = ["single_lookup", "multi_hop", "small_arithmetic", "exact_computation"]
 
-def dataset(path, outcomes: list[bool], *, domains=("qa", "math"), kind="student", model="m"):
-    """One trajectory per task i with the given correctness, alternating domains."""
-    provenance = make_provenance(model=model, kind=kind)
-    rows = [make_trajectory(i, correct=ok, domain=domains[i % len(domains)], split="test",
-                            provenance=provenance)
-            for i, ok in enumerate(outcomes)]
+
+def run(path, outcomes: dict[str, list[bool]], kind="student"):
+    """One trajectory per task: outcomes[benchmark][i] is task i's correctness; task i has the
+    category CATEGORY_OF[i % 4]. The same i is the same task in every run."""
+    provenance = make_provenance(kind=kind)
+    rows = []
+    for benchmark, results in outcomes.items():
+        for i, ok in enumerate(results):
+            traj = make_trajectory(i, n_steps=1, correct=ok, split="test", provenance=provenance)
+            task = traj.task.model_copy(update={
+                "task_id": f"{benchmark}:{i}", "source": benchmark,
+                "metadata": json.dumps({"category": CATEGORY_OF[i % 4]})})
+            rows.append(Trajectory.new(task=task, provenance=provenance, outcome=traj.outcome, steps=traj.steps,
+                                       sample_index=0, usage=traj.usage))
     store = Dataset.create(path)
     store.append(rows)
     return path
 
 
-@pytest.mark.parametrize("correct, n, low, high", [
-    (0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0), (62, 100, 0.5222, 0.7088),
-])
-def test_wilson_interval_matches_known_values(correct, n, low, high):
-    got = wilson(correct, n)
-    assert got == pytest.approx((low, high), abs=5e-4)
-
-
-def test_cell_text_has_percent_interval_and_n():
-    assert Cell(n=100, correct=62).text() == "62.0 [52, 71] n=100"
+def test_cells_show_interval_n_and_the_seeds_spread():
+    assert Cell(100, 62).text() == "62.0 [52, 71] n=100"
+    assert Cell(10, 5, [0.5, 0.7, 0.6]).text() == "50.0 [24, 76] n=10; 60.0 ± 10.0 (3 seeds)"
     assert Cell(0, 0).text() == "—"
+    assert Cell(10, 5).interval() == pytest.approx(wilson(5, 10))
 
 
-def test_report_table_goals_and_files(tmp_path):
-    # 10 tasks: the teacher solves 8; the agent student solves 7 of the same (0.875 of the
-    # teacher), with SAG 8; the CoT student 2.
-    teacher = dataset(tmp_path / "teacher-test", [True] * 8 + [False] * 2, kind="teacher")
-    agent = dataset(tmp_path / "eval-agent", [True] * 7 + [False] * 3)
-    sag = dataset(tmp_path / "eval-agent-sag", [True] * 8 + [False] * 2)
-    cot = dataset(tmp_path / "eval-cot", [True] * 2 + [False] * 8)
-    roles = {"agent": "agent", "agent_sag": "agent+sag", "cot": "cot", "teacher_test": "teacher"}
-    paths = report(
-        tmp_path / "report",
-        [f"teacher={teacher}", f"cot={cot}", f"agent={agent}", f"agent+sag={sag}"],
-        train_specs=[f"teacher train={teacher}"], roles=roles,
-        rename={"synthetic": "synthetic-test"}, wall_s=90,
-    )
-    text = paths["markdown"].read_text()
-    assert "| agent | 70.0 [40, 89] n=10 |" in text
-    assert "synthetic-test/math" in text and "synthetic-test/qa" in text
-    assert "Kept by the paper's rule" in text and "teacher train 8" in text
-    goals = json.loads(paths["json"].read_text())["goals"]
-    by_name = {g["name"].split(" (")[0]: g for g in goals}
-    assert by_name["agent-distilled student, greedy, synthetic test"]["met"] is True  # 0.70
-    ratio = next(g for g in goals if g["name"].startswith("student / teacher"))
-    assert ratio["value"] == pytest.approx(0.875) and ratio["met"] is True
-    assert by_name["agent-distilled minus CoT-distilled, points"]["value"] == pytest.approx(50)
-    assert by_name["SAG minus greedy"]["value"] == pytest.approx(10)
-    assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_report_tables_paired_tests_and_goals(tmp_path):
+    # 16 tasks per split; task i has category i % 4. Teacher right on all unseen tasks but 2;
+    # the agent student on unseen: right on 12; CoT + RAG right on single lookups and small arithmetic only
+    teacher = run(tmp_path / "teacher", {"synthetic-test": [True] * 16, "synthetic-unseen": [True] * 14 + [False] * 2}, kind="teacher")
+    agent_unseen = [i % 4 != 2 or i < 4 for i in range(16)]  # wrong on 3 small-arithmetic tasks, plus task 15
+    agent_unseen[15] = False
+    agent = [run(tmp_path / f"agent-s{seed}", {"synthetic-test": [True] * 16, "synthetic-unseen": agent_unseen if seed == 0 else [True] * 16})
+             for seed in range(3)]
+    cot_rag = run(tmp_path / "cot-rag", {"synthetic-test": [i % 4 in (0, 2) for i in range(16)],
+                                          "synthetic-unseen": [i % 4 in (0, 2) for i in range(16)]})
+    student_dir = tmp_path / "student-agent"
+    student_dir.mkdir()
+    (student_dir / "training.json").write_text(json.dumps({
+        "data": {"available": 140, "conversion": {"examples": 64, "loss_tokens": 9000}}, "results": {"steps": 48}}))
+    inputs = parse_inputs(
+        [f"teacher={teacher}", "agent=" + ",".join(str(p) for p in agent), f"rag={cot_rag}"],
+        ["teacher=teacher", "agent=agent", "cot_rag=rag"], ["agent|cot_rag", "agent|teacher"],
+        [f"agent data={teacher}"], [f"agent={student_dir}"], wall_s=80 * 60)
+    text, results = build(inputs)
+    assert "| **synthetic-test** | 100.0 [81, 100] n=16 | 100.0 [81, 100] n=16; 100.0 ± 0.0 (3 seeds) | 50.0 [28, 72] n=16 |" in text
+    unseen = results["table"]["agent"]["synthetic-unseen"]
+    assert unseen["correct"] == 12 and unseen["seed_accuracies"] == pytest.approx([0.75, 1.0, 1.0])
+    # columns: each benchmark then its categories in the canonical order
+    rows = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| **synthetic") or line.startswith("| &nbsp;")]
+    assert rows[:5] == ["| **synthetic-test**", "| &nbsp;&nbsp;single_lookup", "| &nbsp;&nbsp;multi_hop",
+                        "| &nbsp;&nbsp;small_arithmetic", "| &nbsp;&nbsp;exact_computation"]
+    multi = next(c for c in results["comparisons"] if c["first"] == "agent" and c["second"] == "rag"
+                 and c["column"] == "synthetic-test/multi_hop")
+    assert (multi["n"], multi["only_first"], multi["only_second"]) == (4, 4, 0)
+    assert multi["p_value"] == pytest.approx(mcnemar_exact(4, 0)) == pytest.approx(0.125)
+    both = next(c for c in results["comparisons"] if c["first"] == "agent" and c["second"] == "rag" and c["column"] == "synthetic-test")
+    assert (both["only_first"], both["only_second"]) == (8, 0) and both["p_value"] == pytest.approx(2 / 256)
+    goals = {g["name"]: g for g in results["goals"]}
+    assert goals["every student has >= 100 correct training examples of its own kind"]["met"] is False  # 64
+    assert goals["agent-distilled beats CoT + RAG on synthetic-test/multi_hop with p < 0.05"]["met"] is False  # p = 0.125
+    assert goals["agent-distilled 135M on unseen question shapes"]["met"] is True  # 12/16
+    ratio = goals["... as a share of the teacher's accuracy on the same tasks"]
+    assert ratio["value"].startswith("0.86") and ratio["met"] is True  # 0.75 / 0.875
+    assert goals["make experiment (one seed, every arm) wall time"]["met"] is True
+    assert "| agent data | exact_computation | 8 | 8 | 7 |" in text  # attempts, tasks, kept by the paper's rule (task 15 wrong)
+    assert "| agent | 140 | 64 | 48 | 9000 |" in text
 
 
-def test_goals_that_are_missed_say_so(tmp_path):
-    agent = dataset(tmp_path / "eval-agent", [True] * 3 + [False] * 7)
-    cot = dataset(tmp_path / "eval-cot", [True] * 2 + [False] * 8)
-    paths = report(tmp_path / "r", [f"agent={agent}", f"cot={cot}"],
-                   roles={"agent": "agent", "cot": "cot"}, rename={"synthetic": "synthetic-test"})
-    text = paths["markdown"].read_text()
-    assert "(goal >= 0.65): **NOT met**" in text
-    assert "(goal >= 35): **NOT met**" in text
+def test_report_files_and_cli(tmp_path, capsys):
+    one = run(tmp_path / "a", {"synthetic-test": [True, False, True, True]})
+    two = run(tmp_path / "b", {"synthetic-test": [False, False, True, False]})
+    code = main(["report", str(tmp_path / "r"), "--arm", f"a={one}", "--arm", f"b={two}", "--compare", "a|b"])
+    assert code == 0 and "| synthetic-test | +50.0 (2/0) p=0.5 |" in capsys.readouterr().out
+    assert (tmp_path / "r" / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["table"]["a"]["synthetic-test"]["correct"] == 3
 
 
-def test_a_run_that_is_not_a_dataset_is_one_clear_error(tmp_path, capsys):
+def test_bad_arms_are_one_clear_error_and_write_nothing(tmp_path, capsys):
+    from trajkit.errors import InputError
+
     with pytest.raises(InputError, match="not a trajkit dataset"):
-        report(tmp_path / "r", [f"x={tmp_path / 'missing'}"])
-    assert main(["report", str(tmp_path / "r"), "no-equals-sign"]) == 2
+        parse_arm(f"x={tmp_path / 'missing'}")
+    assert main(["report", str(tmp_path / "r"), "--arm", "no-equals-sign"]) == 2
     assert "LABEL=RUN_DIR" in capsys.readouterr().err
-    assert not (tmp_path / "r" / "RESULTS.md").exists()
+    assert main(["report", str(tmp_path / "r"), "--arm", f"a={run(tmp_path / 'a', {'t': [True]})}", "--role", "boss=a"]) == 2
+    assert "unknown role 'boss'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
-def test_a_method_not_run_on_a_benchmark_gets_no_bar_and_no_error_bar():
-    import math
+def test_budget_is_the_smallest_kept_set_and_three_epochs_of_it(tmp_path, capsys):
+    big = run(tmp_path / "big", {"synthetic": [True] * 10 + [False] * 3})
+    small = run(tmp_path / "small", {"synthetic": [True] * 7})
+    assert main(["budget", str(big), str(small)]) == 0
+    assert capsys.readouterr().out.split() == ["7", "6"]  # ceil(3 * 7 / 4)
+    empty = run(tmp_path / "empty", {"synthetic": [False] * 2})
+    assert main(["budget", str(big), str(empty)]) == 2
+    assert "no trajectory the paper's rule keeps" in capsys.readouterr().err
 
-    heights, (below, above) = bar_values([Cell(n=10, correct=5), Cell(n=0, correct=0)])
-    low, high = wilson(5, 10)
-    assert heights[0] == pytest.approx(50.0)
-    assert below[0] == pytest.approx(100 * (0.5 - low)) and above[0] == pytest.approx(100 * (high - 0.5))
-    assert math.isnan(heights[1]) and math.isnan(below[1]) and math.isnan(above[1])
+
+@pytest.mark.parametrize("gold, clean", [("25", True), ("2000", True), ("7.0", True), ("0", True), ("1,200", True),
+                                         ("-48278610", False), ("474031.3333333333", False), ("", False), ("x", False)])
+def test_clean_gsm_hard_golds_are_non_negative_integers(gold, clean):
+    assert nonnegative_integer(gold) is clean
+

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from trajkit.agent.cot import run_cot
@@ -92,19 +92,24 @@ class Engine:
         self._settings = plan.agent_settings()
         self._slots: asyncio.Semaphore | None = None  # made on first use, on the running loop
 
-    async def answer(self, task: Task) -> AgentResult:
+    async def answer(self, task: Task, sample: int = 0) -> AgentResult:
         """One rollout, not graded: the CodeAct agent loop, or one CoT generation when the
-        plan's mode is cot."""
+        plan's mode is cot. Sample i of a task samples with seed + i: with one seed for all,
+        a seeded server would give every sample of a task the same answer."""
+        sampling = self.plan.recipe.sampling
+        if sample and sampling.seed is not None:
+            sampling = sampling.model_copy(update={"seed": sampling.seed + sample})
         if self.plan.recipe.mode == "cot":
-            return await run_cot(task, self.backend, self.plan.system_prompt, self.plan.recipe.sampling)
+            return await run_cot(task, self.backend, self.plan.system_prompt, sampling)
         assert self.toolbox is not None
-        return await run_agent(task, self.backend, self.toolbox.new_interpreter, self._settings)
+        settings = self._settings if sampling is self.plan.recipe.sampling else replace(self._settings, sampling=sampling)
+        return await run_agent(task, self.backend, self.toolbox.new_interpreter, settings)
 
     async def rollout(self, task: Task, sample: int) -> Trajectory:
         """One rollout, graded, as the trajectory the plan's provenance names."""
         from trajkit.grading.graders import agrade
 
-        result = await self.answer(task)
+        result = await self.answer(task, sample)
         outcome = result.outcome
         grading = self.plan.recipe.grading
         if outcome.status == "answered":

@@ -167,3 +167,44 @@ def test_cli_reports_a_bad_cot_recipe_in_one_line(tmp_path, task_file, cli):
     assert result.returncode == 2
     assert "agent.candidates" in result.stderr and "mode is cot" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_sample_of_a_task_samples_with_its_own_seed(tmp_path, task_file):
+    # with one seed for every sample, a seeded server (llama.cpp, vLLM) answers a task's samples
+    # identically: rejection sampling over several samples would then keep copies of one answer
+    extra = {"samples_per_task": 3, "sampling": {"temperature": 0.7, "max_tokens": 64, "seed": 5}}
+    recipe, raw = load_build_recipe(cot_recipe(tmp_path, task_file, extra=extra))
+    plan = plan_build(recipe, raw, tool_infos=[])
+    seeds: dict[str, list[int]] = {}
+
+    class Recording(ScriptedBackend):
+        async def generate(self, request):
+            seeds.setdefault(request.messages[1]["content"], []).append(request.sampling.seed)
+            return await super().generate(request)
+
+    dataset, _ = asyncio.run(run_build(plan, Recording([ANSWER]), None))
+    assert len(dataset) == 72
+    assert all(sorted(found) == [5, 6, 7] for found in seeds.values()) and len(seeds) == 24
+    by_sample = sql([dataset.path], "SELECT sample_index, count(*) AS n FROM trajectories GROUP BY ALL ORDER BY ALL").to_pylist()
+    assert by_sample == [{"sample_index": i, "n": 24} for i in range(3)]
+
+
+def test_agent_samples_get_their_own_seed_too(tmp_path, task_file):
+    path = write_recipe(tmp_path, task_file, extra={"samples_per_task": 2, "sampling": {"temperature": 0.7, "max_tokens": 64, "seed": 0}})
+    recipe, raw = load_build_recipe(path)
+    plan = plan_build(recipe, raw, tool_infos=[])
+    seen = set()
+
+    class Recording(ScriptedBackend):
+        async def generate(self, request):
+            seen.add(request.sampling.seed)
+            return await super().generate(request)
+
+    from trajkit.tools.toolbox import open_toolbox
+
+    toolbox = open_toolbox(recipe.tools)
+    try:
+        dataset, _ = asyncio.run(run_build(plan, Recording([STEP_1, STEP_2]), toolbox))
+    finally:
+        toolbox.close()
+    assert seen == {0, 1} and len(dataset) == 48

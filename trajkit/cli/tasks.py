@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
     tasks_app.command("preview")(preview_command)
     tasks_app.command("export")(export_command)
     tasks_app.command("synth")(synth_command)
+    tasks_app.command("rag")(rag_command)
     app.add_typer(tasks_app, name="tasks")
     app.command("grade")(grade_command)
 
@@ -155,6 +156,30 @@ def export_command(
     })
 
 
+def rag_command(
+    source: Annotated[str, typer.Argument(help=SOURCE_HELP)],
+    output: Annotated[Path, typer.Argument(help="Parquet file to write (columns = Task fields)")],
+    retriever: Annotated[str, typer.Option(help="corpus file, index folder, 'builtin' or URL: the agent's search")] = "builtin",
+    k: Annotated[int, typer.Option(help="passages per question (the agent's search k)")] = 2,
+    mode: Annotated[str, typer.Option(help="bm25, dense or hybrid")] = "bm25",
+    split: Annotated[str | None, typer.Option(help="split to take (or to label, for single files)")] = None,
+    limit: Annotated[int | None, typer.Option(help="keep at most N tasks")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace OUTPUT if it exists")] = False,
+) -> None:
+    """Put each question's top-k retrieved passages in front of it (input of a CoT + RAG baseline)."""
+    from trajkit.errors import InputError
+    from trajkit.tasks.files import write_tasks
+    from trajkit.tasks.rag import with_passages
+    from trajkit.tasks.sources import load_tasks
+
+    if output.exists() and not overwrite:
+        raise InputError(f"{output} exists", where="output", fix="pass --overwrite or choose another name")
+    task_set = load_tasks(_spec(source, split, limit, None, None, None, None))
+    tasks = with_passages(task_set.tasks, retriever, k=k, mode=mode)
+    write_tasks(tasks, output)
+    print_summary("rag", {"tasks": len(tasks), "k": k, "mode": mode, "written": str(output)})
+
+
 def synth_command(
     output: Annotated[Path, typer.Argument(help="folder for tasks.parquet, corpus.parquet, synth.json")],
     n: Annotated[int, typer.Option("--n", help="number of tasks")] = 500,
@@ -163,20 +188,26 @@ def synth_command(
     max_hops: Annotated[int, typer.Option(help="longest retrieval chain (1-3)")] = 2,
     digits: Annotated[int, typer.Option(help="size of the numbers in computation tasks")] = 5,
     knowledge_share: Annotated[float, typer.Option(help="share of retrieval (vs computation) tasks")] = 0.6,
+    small_arithmetic_share: Annotated[float, typer.Option(help="share of computation tasks on small numbers (prose can do them)")] = 0.0,
+    heldout_templates: Annotated[str, typer.Option(help="templates kept out of train and test, comma list, or 'default'")] = "",
+    unseen_fraction: Annotated[float, typer.Option(help="share of the test world in the test_unseen split (held-out templates, paraphrases)")] = 0.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace tasks already in OUTPUT")] = False,
 ) -> None:
     """Generate tool-requiring tasks over a fictional world, and the corpus that holds its facts."""
     from trajkit.tasks.synth import SynthConfig, generate, write
+    from trajkit.tasks.synth_shapes import parse_heldout
 
     config = SynthConfig(
         n=n, seed=seed, test_fraction=test_fraction, max_hops=max_hops, digits=digits,
-        knowledge_share=knowledge_share,
+        knowledge_share=knowledge_share, small_arithmetic_share=small_arithmetic_share,
+        heldout_templates=parse_heldout(heldout_templates), unseen_fraction=unseen_fraction,
     )
     result = generate(config)
     written = write(result, output, overwrite=overwrite)
     print_summary("synth", {
         "train": len(result.split("train")),
         "test": len(result.split("test")),
+        **({"test_unseen": len(result.split("test_unseen"))} if unseen_fraction else {}),
         "documents": len(result.corpus),
         "written": ", ".join(str(p) for p in written.values()),
     })

@@ -40,6 +40,7 @@ def training_record(prepared, result) -> dict:
             "examples_fingerprint": prepared.examples_fingerprint,
             "sources": prepared.data_sources,
             "filter": prepared.where,
+            "available": getattr(prepared, "available", None),
             "conversion": prepared.report.as_dict(),
             "train_rows": result.train_rows,
         },
@@ -124,7 +125,7 @@ Data fingerprint `{data['fingerprint']}` (sources and filter); examples fingerpr
 
 {sources}
 
-Filter: `{data['filter'] or 'none'}`
+Filter: `{data['filter'] or 'none'}`{_subsample_note(data, record)}
 
 | trajectories | examples | rows trained (with weights) | tokens | tokens with loss | failed dropped | truncated (last steps cut to fit) | too long, left out |
 |---|---|---|---|---|---|---|---|
@@ -189,3 +190,10 @@ ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return
 out = model.generate(**ids, max_new_tokens=256)
 ```
 """
+
+
+def _subsample_note(data: dict, record: dict) -> str:
+    available, limit = data.get("available"), record.get("recipe", {}).get("subsample")
+    if not limit or available is None or available <= limit:
+        return ""
+    return f"; subsample: {limit} of the {available} trajectories it kept, drawn with seed {record['recipe'].get('seed')}"

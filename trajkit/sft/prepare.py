@@ -39,6 +39,7 @@ class Prepared:
     examples_fingerprint: str
     where: str | None
     mode: str = "agent"  # agent trajectories or CoT answers
+    available: int = 0  # trajectories the filter kept, before `subsample`
 
 
 def resolve_model(name: str) -> str:
@@ -92,7 +93,8 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
         load_prompt(recipe.examples.system_prompt)  # a bad name fails before the data are read
     where = recipe.where()
     data = load_training_data(recipe.dataset, where)
-    if not data.trajectories:
+    trajectories, available = subsampled(data.trajectories, recipe.subsample, recipe.seed)
+    if not trajectories:
         raise ConfigError(
             "no trajectories to train on" + (" after the filter" if where else ""),
             where="dataset" + (" / filter" if where else ""),
@@ -100,13 +102,14 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
         )
     system_prompt = load_prompt(system_prompt_name(recipe.examples.system_prompt, data.mode))
     kind = "CoT answers (trained as the CoT baseline: evaluate with mode: cot)" if data.mode == "cot" else "trajectories"
-    log(f"data: {len(data.trajectories)} {kind} from {', '.join(recipe.dataset)}; system prompt {system_prompt.id}")
+    drawn = f" (subsample: {len(trajectories)} of {available}, seed {recipe.seed})" if len(trajectories) < available else ""
+    log(f"data: {len(trajectories)} {kind}{drawn} from {', '.join(recipe.dataset)}; system prompt {system_prompt.id}")
     model_path = resolve_model(recipe.model.name)
     tokenizer, chat_template = load_tokenizer(recipe, model_path)
     report = ConversionReport()
     examples = list(
         to_examples(
-            data.trajectories,
+            trajectories,
             tokenizer,
             system_prompt.text,
             recipe.examples,
@@ -135,7 +138,19 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
         examples_fingerprint=examples_fingerprint(examples),
         where=where,
         mode=data.mode,
+        available=available,
     )
+
+
+def subsampled(trajectories: list, limit: int | None, seed: int) -> tuple[list, int]:
+    """At most `limit` of the trajectories, drawn with `seed` (the same draw on every machine:
+    drawn from the trajectories in id order), and how many there were."""
+    import random
+
+    if limit is None or len(trajectories) <= limit:
+        return trajectories, len(trajectories)
+    ordered = sorted(trajectories, key=lambda traj: traj.trajectory_id)
+    return random.Random(seed).sample(ordered, limit), len(trajectories)
 
 
 def examples_fingerprint(examples: list[Example]) -> str:

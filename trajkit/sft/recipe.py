@@ -82,6 +82,10 @@ class Recipe(Model):
     model: ModelSpec = Field(default_factory=ModelSpec)
     dataset: list[str] = Field(min_length=1, description="dataset directories, or synthetic:N[:SEED]")
     filter: FilterSpec | None = None
+    subsample: int | None = Field(
+        None, ge=1,
+        description="train on at most N trajectories, drawn with `seed` after the filter (equal budgets across students)",
+    )
     examples: ExampleOptions = Field(default_factory=ExampleOptions)
     lora: LoraSpec | None = None
     training: TrainingSpec = Field(default_factory=TrainingSpec)

@@ -11,8 +11,14 @@ Two kinds of question, both with exactly computed gold answers:
 - **computation** questions whose answers need code: arithmetic with large numbers, dates,
   combinatorics, small algebra and number theory.
 
-Difficulty knobs: `max_hops` (1-3), `digits` (operand size), `knowledge_share`. Train and test
-come from two disjoint worlds (no entity in common) and share no question. Everything derives
+Difficulty knobs: `max_hops` (1-3), `digits` (operand size), `knowledge_share`, and
+`small_arithmetic_share` (the share of computation questions on two- and three-digit numbers,
+which careful prose can answer). Every task's metadata names its `category`
+(`trajkit.tasks.synth_shapes.CATEGORIES`). Train and test come from two disjoint worlds (no
+entity in common) and share no question. With `heldout_templates`, those templates never occur
+in train or test: they, and paraphrases of the seen templates, make a third split, `test_unseen`
+(`unseen_fraction` of the test world's tasks), which measures whether a student learned to use
+its tools or learned the templates. Everything derives
 from one `random.Random(seed)`: the same config gives the same tasks, byte for byte.
 
 The world and its passages are `trajkit.tasks.synth_world`'s, the question templates
@@ -24,6 +30,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +42,9 @@ from trajkit.tasks.synth_questions import (
     knowledge_one_hop,
     knowledge_three_hop,
     knowledge_two_hop,
+    small_arithmetic,
 )
+from trajkit.tasks.synth_shapes import HELDOUT_TEMPLATES, category, paraphrase
 from trajkit.tasks.synth_world import Doc, Names, World, build_world
 
 GENERATOR = "trajkit-synth-v1"
@@ -50,6 +59,9 @@ class SynthConfig:
     max_hops: int = 2
     digits: int = 5
     knowledge_share: float = 0.6
+    small_arithmetic_share: float = 0.0
+    heldout_templates: tuple[str, ...] = ()
+    unseen_fraction: float = 0.0
 
     def check(self) -> None:
         if self.n < 1:
@@ -62,6 +74,13 @@ class SynthConfig:
             raise ConfigError("digits must be between 2 and 30", where="synth")
         if not 0 <= self.knowledge_share <= 1:
             raise ConfigError("knowledge_share must be in [0, 1]", where="synth")
+        if not 0 <= self.small_arithmetic_share <= 1:
+            raise ConfigError("small_arithmetic_share must be in [0, 1]", where="synth")
+        if not 0 <= self.unseen_fraction < 1:
+            raise ConfigError("unseen_fraction must be in [0, 1)", where="synth")
+        if self.unseen_fraction and not self.heldout_templates:
+            raise ConfigError("unseen_fraction needs heldout_templates", where="synth",
+                              fix=f"name the held-out templates, e.g. {', '.join(HELDOUT_TEMPLATES[:3])}")
 
     def hop_weights(self) -> dict[int, float]:
         return {1: {1: 1.0}, 2: {1: 0.6, 2: 0.4}, 3: {1: 0.45, 2: 0.35, 3: 0.2}}[self.max_hops]
@@ -95,26 +114,53 @@ def generate(config: SynthConfig | None = None, **knobs) -> SynthResult:
     rng = random.Random(config.seed)
     names = Names(rng)
     n_test = round(config.n * config.test_fraction)
-    plan = [("train", config.n - n_test), ("test", n_test)]
+    n_unseen = round(n_test * config.unseen_fraction)
     corpus: dict[str, Doc] = {}
     tasks: list[Task] = []
     questions_seen: set[str] = set()
-    for split, count in plan:
-        if count == 0:
+    seen_shape = _seen_shape(config)
+    worlds = [("train", [("train", config.n - n_test, seen_shape)]),
+              ("test", [("test", n_test - n_unseen, seen_shape), ("test_unseen", n_unseen, _unseen_shape(rng, config))])]
+    for _, splits in worlds:
+        if sum(count for _, count, _ in splits) == 0:
             continue
-        n_knowledge = round(count * config.knowledge_share)
-        world = build_world(rng, names, n_knowledge) if n_knowledge else World()
+        n_knowledge = {split: round(count * config.knowledge_share) for split, count, _ in splits}
+        total_knowledge = sum(n_knowledge.values())
+        world = build_world(rng, names, total_knowledge) if total_knowledge else World()
         for doc in world.docs.values():
             corpus[doc.doc_id] = doc
-        drafts = _knowledge_drafts(rng, world, n_knowledge, config, questions_seen)
-        drafts += _computation_drafts(rng, names, count - len(drafts), config, questions_seen)
-        rng.shuffle(drafts)
-        tasks += [_to_task(d, split, world, config) for d in drafts]
+        for split, count, shape in splits:
+            if count == 0:
+                continue
+            drafts = _knowledge_drafts(rng, world, n_knowledge[split], config, questions_seen, shape)
+            drafts += _computation_drafts(rng, names, count - len(drafts), config, questions_seen, shape)
+            rng.shuffle(drafts)
+            tasks += [_to_task(d, split, world, config) for d in drafts]
     docs = sorted(corpus.values(), key=lambda d: d.doc_id)
     return SynthResult(tasks, docs, config)
 
 
-def _knowledge_drafts(rng, world: World, count: int, config: SynthConfig, seen: set[str]) -> list[Draft]:
+Shape = Callable[[Draft], "Draft | None"]  # keeps a draft (maybe reworded) for a split, or refuses it
+
+
+def _seen_shape(config: SynthConfig) -> Shape:
+    heldout = set(config.heldout_templates)
+    return lambda draft: None if draft.template in heldout else draft
+
+
+def _unseen_shape(rng: random.Random, config: SynthConfig) -> Shape:
+    """Held-out templates as they are; seen ones paraphrased, for about a third of the rest."""
+    heldout = set(config.heldout_templates)
+
+    def shape(draft: Draft) -> Draft | None:
+        if draft.template in heldout:
+            return draft
+        return paraphrase(draft) if rng.random() < 0.35 else None
+
+    return shape
+
+
+def _knowledge_drafts(rng, world: World, count: int, config: SynthConfig, seen: set[str], shape: Shape) -> list[Draft]:
     makers = {1: knowledge_one_hop, 2: knowledge_two_hop, 3: knowledge_three_hop}
     weights = config.hop_weights()
     drafts: list[Draft] = []
@@ -122,21 +168,22 @@ def _knowledge_drafts(rng, world: World, count: int, config: SynthConfig, seen: 
     while len(drafts) < count and attempts < count * 50:
         attempts += 1
         hops = rng.choices(list(weights), weights=list(weights.values()))[0]
-        draft = makers[hops](rng, world)
-        if draft.question in seen or answer_in_question(draft.answer, draft.question):
+        draft = shape(makers[hops](rng, world))
+        if draft is None or draft.question in seen or answer_in_question(draft.answer, draft.question):
             continue
         seen.add(draft.question)
         drafts.append(draft)
     return drafts
 
 
-def _computation_drafts(rng, names: Names, count: int, config: SynthConfig, seen: set[str]) -> list[Draft]:
+def _computation_drafts(rng, names: Names, count: int, config: SynthConfig, seen: set[str], shape: Shape) -> list[Draft]:
     drafts: list[Draft] = []
     attempts = 0
     while len(drafts) < count and attempts < count * 50 + 100:
         attempts += 1
-        draft = computation(rng, config.digits, names)
-        if draft.question in seen or answer_in_question(draft.answer, draft.question):
+        small = config.small_arithmetic_share and rng.random() < config.small_arithmetic_share
+        draft = shape(small_arithmetic(rng) if small else computation(rng, config.digits, names))
+        if draft is None or draft.question in seen or answer_in_question(draft.answer, draft.question):
             continue
         seen.add(draft.question)
         drafts.append(draft)
@@ -148,7 +195,9 @@ def _to_task(draft: Draft, split: str, world: World, config: SynthConfig) -> Tas
         "generator": GENERATOR,
         "seed": config.seed,
         "kind": draft.kind,
+        "category": category(draft),
         "template": draft.template,
+        "shape": _shape_name(draft, config),
         "hops": draft.hops,
         "tool_steps": draft.tool_steps,
         "entities": draft.entities,
@@ -168,6 +217,12 @@ def _to_task(draft: Draft, split: str, world: World, config: SynthConfig) -> Tas
         gold_aliases=[a for a in draft.aliases if a != draft.answer],
         metadata=json.dumps(metadata, sort_keys=True),
     )
+
+
+def _shape_name(draft: Draft, config: SynthConfig) -> str:
+    if draft.template.endswith("~paraphrase"):
+        return "paraphrase"
+    return "heldout" if draft.template in config.heldout_templates else "seen"
 
 
 # ----------------------------------------------------------------------------- writing
@@ -217,6 +272,7 @@ def write(result: SynthResult, out: str | Path, *, overwrite: bool = False) -> d
             "tasks": len(result.tasks),
             "train": len(result.split("train")),
             "test": len(result.split("test")),
+            "test_unseen": len(result.split("test_unseen")),
             "documents": len(result.corpus),
         },
         "files": {key: path.name for key, path in written.items()},

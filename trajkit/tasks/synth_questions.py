@@ -1,6 +1,7 @@
 """The synthetic question templates: knowledge questions over a `World` (one to three hops,
-some with a computation on top) and computation questions whose answers need code (large
-arithmetic, dates, combinatorics, algebra, number theory).
+some with a computation on top), computation questions whose answers need code (large
+arithmetic, dates, combinatorics, algebra, number theory) and small arithmetic that careful
+prose can do without code.
 
 Each template returns a `Draft`: the question, its exactly computed answer, the passages it
 needs and a solution in Python; `trajkit.tasks.synth` turns drafts into tasks.
@@ -244,6 +245,33 @@ def computation(rng: random.Random, digits: int, names: Names) -> Draft:
     k = rng.randint(100, 400 * d)
     return Draft(f"What is the {_ordinal(k)} prime number?", str(_nth_prime(k)), "number_theory",
                  "nth_prime", 0, 1, domain="math", solution=f"sympy.prime({k})")
+
+
+def small_arithmetic(rng: random.Random) -> Draft:
+    """Arithmetic on two- and three-digit numbers: a careful chain of thought can do it."""
+    choice = rng.randrange(5)
+    if choice == 0:
+        a, b = rng.randint(12, 98), rng.randint(12, 98)
+        return Draft(f"What is {a} × {b}?", str(a * b), "small_arithmetic", "small_multiply", 0, 1,
+                     domain="math", solution=f"{a} * {b}")
+    if choice == 1:
+        a, b, c = rng.randint(300, 999), rng.randint(100, 299), rng.randint(11, 99)
+        return Draft(f"What is {a} − {b} + {c}?", str(a - b + c), "small_arithmetic", "small_sum", 0, 1,
+                     domain="math", solution=f"{a} - {b} + {c}")
+    if choice == 2:
+        per, crates, loose = rng.randint(6, 36), rng.randint(3, 19), rng.randint(1, 9)
+        return Draft(f"A crate holds {per} apples. How many apples are there in {crates} full crates "
+                     f"and {loose} loose apples?", str(per * crates + loose), "small_arithmetic",
+                     "small_crates", 0, 1, domain="math", solution=f"{per} * {crates} + {loose}")
+    if choice == 3:
+        each, children = rng.randint(3, 25), rng.randint(3, 15)
+        return Draft(f"If {each * children} sweets are shared equally among {children} children, how many "
+                     f"sweets does each child get?", str(each), "small_arithmetic", "small_share", 0, 1,
+                     domain="math", solution=f"{each * children} // {children}")
+    percent = rng.choice([5, 10, 15, 20, 25, 30, 40, 50, 75])
+    base = 20 * rng.randint(2, 40)
+    return Draft(f"What is {percent}% of {base}?", str(percent * base // 100), "small_arithmetic",
+                 "small_percent", 0, 1, domain="math", solution=f"{percent} * {base} // 100")
 
 
 def _ordinal(n: int) -> str:

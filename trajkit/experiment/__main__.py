@@ -1,0 +1,81 @@
+"""`python -m trajkit.experiment prepare | budget | report`: the experiment's own steps.
+
+    prepare TASKS_DIR              out-of-domain benchmarks and RAG copies (`benchmarks.prepare`)
+    budget DATASET...              'N STEPS': the smallest set the paper's rule keeps, and the
+                                   optimizer steps of EPOCHS epochs over it (every student's budget)
+    report OUT_DIR --arm LABEL=RUN[,RUN...] [--role ROLE=LABEL] [--compare A|B] [--train LABEL=DATASET]
+                   [--student LABEL=TRAIN_DIR] [--timings TSV] [--wall-s S] [--notes-file FILE]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from trajkit.errors import InputError
+
+
+def kept(dataset: Path) -> int:
+    from trajkit.curate.presets import PRESETS
+    from trajkit.query import connect, run
+
+    con = connect([dataset])
+    try:
+        return int(run(con, f"SELECT count(*) AS n FROM trajectories WHERE {PRESETS['paper'].where}").to_pylist()[0]["n"])
+    finally:
+        con.close()
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m trajkit.experiment")
+    commands = parser.add_subparsers(dest="command", required=True)
+    prepare = commands.add_parser("prepare", help="out-of-domain benchmarks and RAG copies")
+    prepare.add_argument("tasks_dir")
+    budget = commands.add_parser("budget", help="examples and steps every student gets")
+    budget.add_argument("datasets", nargs="+")
+    budget.add_argument("--epochs", type=float, default=3)
+    budget.add_argument("--batch-size", type=int, default=4)
+    report = commands.add_parser("report", help="RESULTS.md, results.json, accuracy.png")
+    report.add_argument("out")
+    report.add_argument("--arm", action="append", default=[], required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
+    report.add_argument("--role", action="append", default=[], help="ROLE=LABEL: teacher, agent, agent_sag, cot, cot_rag")
+    report.add_argument("--compare", action="append", default=[], help="A|B: paired test of two arms (roles or labels)")
+    report.add_argument("--train", action="append", default=[], help="LABEL=DATASET of teacher data")
+    report.add_argument("--student", action="append", default=[], help="LABEL=TRAIN_DIR (trajkit train output)")
+    report.add_argument("--timings", help="a TSV of stage and seconds")
+    report.add_argument("--wall-s", type=float)
+    report.add_argument("--notes-file")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "prepare":
+            from trajkit.experiment.benchmarks import prepare as write_benchmarks
+
+            done = write_benchmarks(args.tasks_dir)
+            print(f"gsm-hard: {done.gsm_hard_clean} of {done.gsm_hard_read} items have a non-negative integer gold; "
+                  f"{done.gsm_hard_kept} taken; math-500 (levels 1-2): {done.math_500_kept}; "
+                  f"written: {', '.join(str(p) for p in done.written)}")
+        elif args.command == "budget":
+            n = min(kept(Path(path)) for path in args.datasets)
+            if n == 0:
+                raise InputError("a teacher dataset has no trajectory the paper's rule keeps",
+                                 where=", ".join(args.datasets), fix="look at its stats: trajkit stats DATASET")
+            print(n, math.ceil(args.epochs * n / args.batch_size))
+        else:
+            from trajkit.experiment.report import parse_inputs, write
+
+            notes = Path(args.notes_file).read_text(encoding="utf-8") if args.notes_file else ""
+            inputs = parse_inputs(args.arm, args.role, args.compare, args.train, args.student,
+                                  timings=Path(args.timings) if args.timings else None, wall_s=args.wall_s, notes=notes)
+            paths = write(args.out, inputs)
+            print(paths["markdown"].read_text(encoding="utf-8"))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
