@@ -21,7 +21,7 @@ from trajkit.store import Dataset
 CATEGORY_OF = ["single_lookup", "multi_hop", "small_arithmetic", "exact_computation"]
 
 
-def run(path, outcomes: dict[str, list[bool]], kind="student"):
+def run(path, outcomes: dict[str, list[bool]], kind="student", rag=False):
     """One trajectory per task: outcomes[benchmark][i] is task i's correctness; task i has the
     category CATEGORY_OF[i % 4]. The same i is the same task in every run."""
     provenance = make_provenance(kind=kind)
@@ -29,9 +29,12 @@ def run(path, outcomes: dict[str, list[bool]], kind="student"):
     for benchmark, results in outcomes.items():
         for i, ok in enumerate(results):
             traj = make_trajectory(i, n_steps=1, correct=ok, split="test", provenance=provenance)
+            metadata = {"category": CATEGORY_OF[i % 4]}
+            if rag:  # as `trajkit tasks rag` writes them: an id of its own, the plain task's id in metadata
+                metadata["rag"] = {"task_id": f"{benchmark}:{i}"}
             task = traj.task.model_copy(update={
-                "task_id": f"{benchmark}:{i}", "source": benchmark,
-                "metadata": json.dumps({"category": CATEGORY_OF[i % 4]})})
+                "task_id": f"{benchmark}:{i}" + ("#rag" if rag else ""), "source": benchmark,
+                "metadata": json.dumps(metadata)})
             rows.append(Trajectory.new(task=task, provenance=provenance, outcome=traj.outcome, steps=traj.steps,
                                        sample_index=0, usage=traj.usage))
     store = Dataset.create(path)
@@ -55,7 +58,7 @@ def test_report_tables_paired_tests_and_goals(tmp_path):
     agent = [run(tmp_path / f"agent-s{seed}", {"synthetic-test": [True] * 16, "synthetic-unseen": agent_unseen if seed == 0 else [True] * 16})
              for seed in range(3)]
     cot_rag = run(tmp_path / "cot-rag", {"synthetic-test": [i % 4 in (0, 2) for i in range(16)],
-                                          "synthetic-unseen": [i % 4 in (0, 2) for i in range(16)]})
+                                          "synthetic-unseen": [i % 4 in (0, 2) for i in range(16)]}, rag=True)
     student_dir = tmp_path / "student-agent"
     student_dir.mkdir()
     (student_dir / "training.json").write_text(json.dumps({

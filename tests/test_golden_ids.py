@@ -28,14 +28,15 @@ GOLDEN = {
     "recipes/demo.yaml": ("135c340e3a3d5417", "bc0c22d23cb3529b32d6325f"),
     "recipes/eval-demo.yaml": ("e27415aafcad804f", "33bb8b64df83c6dc3667162a"),
     "recipes/eval-paper.yaml": ("70e12a931b4c2db7", "61226805f9a37cff58b9f23a"),
-    # candidate temperature 0.4 -> 0.7 (chosen on a dev world): a different run, so new ids;
-    # at 0.4 the recipe still gives ("6f8e16f723699986", "688a61d76375396814ebb175")
-    "recipes/experiment/eval-agent-sag.yaml": ("f8c306a507a8103e", "1b6b0315f1bbdcbf15e4f7cb"),
-    "recipes/experiment/eval-agent.yaml": ("4d273ebb5b542447", "d3bb083158f89717c10d0d59"),
-    "recipes/experiment/eval-cot.yaml": ("2ec9c0c43de0d3d2", "bc83ec0359d187d3f633b036"),
-    "recipes/experiment/teacher-cot.yaml": ("0fcaad4e7e6a54a7", "58cf429b144d34a2a7332978"),
-    "recipes/experiment/teacher-ftp.yaml": ("914e663476e7e987", "6de3216fcb1532b63eb1abe9"),
-    "recipes/experiment/teacher-test.yaml": ("f1ed5816f79526cf", "dfa54dc93d0361c7aa03fa47"),
+    # the experiment of issue 24 (new task mix, CoT + RAG arm, SAG 4, CoT at 256 tokens with two
+    # samples at temperature 0.7) is a new set of runs, so new ids; teacher.yaml is unchanged
+    "recipes/experiment/eval-agent-sag.yaml": ("3aa63e8ea208bc66", "3d6609a90906218e46ef0c27"),
+    "recipes/experiment/eval-agent.yaml": ("e58f0473327887b1", "9ae8796131a80e9fa450913a"),
+    "recipes/experiment/eval-cot-rag.yaml": ("54167aba3a43c71a", "22cbba797d5ee9ca9a312eb8"),
+    "recipes/experiment/eval-cot.yaml": ("54167aba3a43c71a", "22cbba797d5ee9ca9a312eb8"),
+    "recipes/experiment/eval-teacher.yaml": ("47b3b1a194df59f9", "8a4ac8df231189c7c9cd4885"),
+    "recipes/experiment/teacher-cot-rag.yaml": ("4216cdf66c8f8434", "8cb86e847f50019b3e4c47e1"),
+    "recipes/experiment/teacher-cot.yaml": ("4216cdf66c8f8434", "8cb86e847f50019b3e4c47e1"),
     "recipes/experiment/teacher.yaml": ("f1ed5816f79526cf", "dfa54dc93d0361c7aa03fa47"),
     "recipes/paper-teacher-ftp.yaml": ("6c63dc95938d07d4", "debdb7ee7e896438bfba6733"),
     "recipes/paper-teacher-openai.yaml": ("0862a19b9117581a", "66b17be169fdad9fc123a22b"),

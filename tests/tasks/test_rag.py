@@ -29,12 +29,14 @@ def test_each_question_gets_the_agents_search_result_in_front(world):
     augmented = with_passages(tasks, folder / "corpus.parquet", k=2)
     search = SearchTool(open_retriever(folder / "corpus.parquet", dense=False), name="search", k=2, mode="bm25")
     for plain, rag in zip(tasks, augmented, strict=True):
-        assert (rag.task_id, rag.gold_answer, rag.split, rag.domain) == (plain.task_id, plain.gold_answer, plain.split, plain.domain)
+        assert rag.task_id == plain.task_id + "#rag"
+        assert (rag.gold_answer, rag.split, rag.domain) == (plain.gold_answer, plain.split, plain.domain)
         passages, _, question = rag.question.rpartition(f"\n\n{QUESTION_HEADER} ")
         assert question == plain.question
         assert passages == search(plain.question).text  # what the agent's search tool returns
         info = json.loads(rag.metadata)
-        assert info["rag"]["question"] == plain.question and len(info["rag"]["doc_ids"]) == 2
+        assert info["rag"]["question"] == plain.question and info["rag"]["task_id"] == plain.task_id
+        assert len(info["rag"]["doc_ids"]) == 2
         assert info["category"] == json.loads(plain.metadata)["category"]
     # a one-hop lookup's own passage is retrieved for most questions (BM25 on a fictional name)
     found = sum(set(json.loads(p.metadata)["support_doc_ids"]) <= set(json.loads(r.metadata)["rag"]["doc_ids"])

@@ -2,7 +2,8 @@
 category, and paired tests.
 
 An arm is a method (a student, the teacher) with one run per seed; every run is a trajkit
-dataset (a `trajkit eval` run: each task's `source` is its benchmark's name). A column is a
+dataset (a `trajkit eval` run: each task's `source` is its benchmark's name); a retrieval-augmented
+task counts as the plain task it was made from (`trajkit.tasks.rag`). A column is a
 benchmark (`synthetic-test`) or a benchmark and one task category (`synthetic-test/multi_hop`,
 from the task metadata's `category`, which `trajkit tasks synth` writes).
 
@@ -22,7 +23,8 @@ from trajkit.errors import InputError
 from trajkit.stats import mcnemar_exact, wilson_interval
 
 OUTCOMES_SQL = """
-SELECT source AS benchmark, task_id,
+SELECT source AS benchmark,
+       coalesce(json_extract_string(task.metadata, '$.rag.task_id'), task_id) AS task_id,
        coalesce(json_extract_string(task.metadata, '$.category'), '') AS category,
        bool_or(coalesce(correct, false)) AS correct
 FROM trajectories GROUP BY ALL

@@ -18,6 +18,7 @@ from pathlib import Path
 from trajkit.schema import Task
 
 QUESTION_HEADER = "Question:"
+ID_SUFFIX = "#rag"
 
 
 def augmented_question(passages: str, question: str) -> str:
@@ -36,7 +37,9 @@ def with_passages(tasks: Sequence[Task], retriever: str | Path, *, k: int = 2, m
         metadata = json.loads(task.metadata) if task.metadata else {}
         if not isinstance(metadata, dict):
             metadata = {"metadata": metadata}
-        metadata["rag"] = {"k": k, "mode": mode, "doc_ids": [h.doc_id for h in task_hits], "question": task.question}
+        metadata["rag"] = {"k": k, "mode": mode, "doc_ids": [h.doc_id for h in task_hits],
+                           "question": task.question, "task_id": task.task_id}
         question = augmented_question(format_hits(task_hits), task.question)
-        augmented.append(task.model_copy(update={"question": question, "metadata": json.dumps(metadata, sort_keys=True)}))
+        augmented.append(task.model_copy(update={
+            "task_id": task.task_id + ID_SUFFIX, "question": question, "metadata": json.dumps(metadata, sort_keys=True)}))
     return augmented
