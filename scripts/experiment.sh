@@ -74,13 +74,14 @@ step eval-teacher $TK eval recipes/experiment/eval-teacher.yaml
 # every student gets the same budget: the smallest set the paper's rule keeps, 3 epochs of it
 read -r EXAMPLES STEPS < <($PY -m trajkit.experiment budget "$OUT/teacher" "$OUT/teacher-cot" "$OUT/teacher-cot-rag")
 echo "experiment: every student trains on $EXAMPLES examples for $STEPS steps"
-for seed in $(seq 0 $((SEEDS - 1))); do
-  for name in agent cot cot-rag; do student "$name" "sft-$name" "eval-$name" "$seed" "$EXAMPLES" "$STEPS"; done
-done
+for name in agent cot cot-rag; do student "$name" "sft-$name" "eval-$name" 0 "$EXAMPLES" "$STEPS"; done
 # not part of the equal-budget comparison: the agent student on every trajectory the rule keeps
 # (3 epochs), what agent distillation reaches with the data its teacher gives it (first seed only)
 read -r ALL ALL_STEPS < <($PY -m trajkit.experiment budget "$OUT/teacher")
 student agent-all sft-agent eval-agent 0 "$ALL" "$ALL_STEPS"
+for seed in $(seq 1 $((SEEDS - 1))); do
+  for name in agent cot cot-rag; do student "$name" "sft-$name" "eval-$name" "$seed" "$EXAMPLES" "$STEPS"; done
+done
 
 runs() {  # runs NAME: the run of every seed, comma-separated
   local list=""
