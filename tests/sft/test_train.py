@@ -56,6 +56,15 @@ def test_loss_decreases_and_the_run_is_recorded(full_run):
     assert not (out / "adapter").exists()  # full fine-tuning
 
 
+def test_the_record_counts_every_step_not_only_the_logged_ones(tmp_path):
+    from trajkit.sft.train import train
+
+    result = train(_recipe(tmp_path, max_steps=4, logging_steps=3), log=lambda _: None)
+    assert [entry["step"] for entry in result.loss_curve] == [3]
+    record = json.loads((result.output_dir / "training.json").read_text())
+    assert record["results"]["steps"] == 4
+
+
 def test_saved_model_loads_and_generates_in_the_trained_format(full_run):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

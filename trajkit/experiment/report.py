@@ -99,8 +99,10 @@ def student_rows(students: list[tuple[str, Path]]) -> list[dict]:
             continue
         record = json.loads(record_path.read_text(encoding="utf-8"))
         conversion = record["data"]["conversion"]
+        max_steps = record.get("recipe", {}).get("training", {}).get("max_steps", -1)
+        steps = max_steps if max_steps and max_steps > 0 else record["results"]["steps"]  # max_steps: exactly that many
         rows.append({"student": label, "kept": record["data"].get("available"),
-                     "examples": conversion["examples"], "steps": record["results"]["steps"],
+                     "examples": conversion["examples"], "steps": steps,
                      "tokens_with_loss": conversion["loss_tokens"]})
     return rows
 
@@ -233,7 +235,7 @@ def chart(table: dict[str, dict[str, dict]], path: Path) -> None:
 
     labels = list(table)
     columns = [c for c in ordered_columns([{k: None for k in t} for t in table.values()], BENCHMARK_ORDER)]
-    fig, axis = plt.subplots(figsize=(max(8, 0.55 * len(columns) * max(len(labels), 1) / 2), 4.5))
+    fig, axis = plt.subplots(figsize=(min(14, max(8, 0.9 * len(columns))), 6))
     width = 0.8 / max(len(labels), 1)
     for i, label in enumerate(labels):
         heights, below, above = [], [], []
@@ -252,7 +254,7 @@ def chart(table: dict[str, dict[str, dict]], path: Path) -> None:
                     rotation=35, ha="right", fontsize=7)
     axis.set_ylabel("accuracy, % (95% CI)")
     axis.set_ylim(0, 100)
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=min(4, max(len(labels), 1)))
     axis.set_title("agent distillation vs CoT and CoT + RAG distillation (SmolLM2-135M students)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -48,7 +48,8 @@ def training_record(prepared, result) -> dict:
             "final_loss": losses[-1] if losses else None,
             "first_loss": losses[0] if losses else None,
             "train_loss": result.metrics.get("train_loss"),
-            "steps": result.loss_curve[-1]["step"] if result.loss_curve else 0,
+            # every optimizer step run (the loss curve holds only the logged ones)
+            "steps": result.metrics.get("global_step") or (result.loss_curve[-1]["step"] if result.loss_curve else 0),
             "train_runtime_s": runtime,
             "tokens": tokens,
             "tokens_per_s": tokens / runtime if runtime else None,

@@ -304,6 +304,7 @@ def train(
         raise
     result.metrics = {k: _plain(v) for k, v in output.metrics.items()}
     result.metrics["train_loss"] = output.training_loss
+    result.metrics["global_step"] = output.global_step
     result.metrics["tokens"] = int(recorder.num_tokens)
     result.metrics["step_times"] = recorder.step_times
     result.loss_curve = recorder.logs
