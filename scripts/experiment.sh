@@ -40,7 +40,7 @@ step() {  # step NAME COMMAND...: run and record the wall time of one stage
 
 tasks() {
   $TK tasks synth "$OUT/tasks" --n 300 --seed 1 --test-fraction 0.47 --max-hops 3 --knowledge-share 0.5 \
-    --small-arithmetic-share 0.5 --heldout-templates default --unseen-fraction 0.43
+    --small-arithmetic-share 0.5 --heldout-templates default --unseen-fraction 0.43 --overwrite
   $PY -m trajkit.experiment prepare "$OUT/tasks"
 }
 
