@@ -111,7 +111,7 @@ def _comparison(found, a: str, b: str, column: str) -> Comparison | None:
     return next((c for c in found.get((a, b), []) if c.column == column), None)
 
 
-def goals(inputs: Inputs, tables: dict[str, dict[str, Cell]], found: dict, students: list[dict]) -> list[Goal]:
+def goals(inputs: Inputs, found: dict, students: list[dict]) -> list[Goal]:
     roles = inputs.roles
     checked = []
     if students:
@@ -173,7 +173,7 @@ def build(inputs: Inputs) -> tuple[str, dict]:
             found[(first, second)] = compare(first, second, runs[first][0], runs[second][0])
     data_rows = teacher_data_rows(inputs.teacher_data)
     students = student_rows(inputs.students)
-    checked = goals(inputs, tables, found, students)
+    checked = goals(inputs, found, students)
     lines = [
         "# Distillation experiment", "",
         "Accuracy in % with its 95% Wilson interval and n (first seed); with several seeds, the seeds'"
