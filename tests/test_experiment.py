@@ -128,3 +128,15 @@ def test_budget_is_the_smallest_kept_set_and_three_epochs_of_it(tmp_path, capsys
 def test_clean_gsm_hard_golds_are_non_negative_integers(gold, clean):
     assert nonnegative_integer(gold) is clean
 
+
+
+def test_prepare_without_the_synthetic_tasks_or_corpus_writes_nothing(tmp_path, capsys):
+    assert main(["prepare", str(tmp_path)]) == 2
+    assert "tasks.parquet does not exist" in capsys.readouterr().err
+    from trajkit.tasks.synth import generate, write
+
+    write(generate(n=20, seed=0), tmp_path)
+    (tmp_path / "corpus.parquet").unlink()
+    assert main(["prepare", str(tmp_path)]) == 2
+    assert "corpus.parquet" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synth.json", "tasks.parquet"]

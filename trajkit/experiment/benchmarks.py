@@ -68,11 +68,13 @@ def prepare(folder: str | Path, *, gsm_hard: int = 30, math_500: int = 20, k: in
     from trajkit.tasks.spec import TaskSpec
 
     folder = Path(folder)
+    # everything is read and retrieved before the first file is written: bad input leaves nothing
+    synthetic = load_path(folder / TASKS, TaskSpec.parse(str(folder / TASKS)), LoadReport(source=str(folder / TASKS)))
     gsm, read, clean = clean_gsm_hard(gsm_hard)
     math = math_500_subset(math_500)
-    written = [write_tasks(gsm, folder / GSM_HARD_CLEAN), write_tasks(math, folder / MATH_500)]
-    synthetic = load_path(folder / TASKS, TaskSpec.parse(str(folder / TASKS)), LoadReport(source=str(folder / TASKS)))
     corpus = folder / CORPUS
+    files = {GSM_HARD_CLEAN: gsm, MATH_500: math}
     for name, tasks in ((TASKS, synthetic), (GSM_HARD_CLEAN, gsm), (MATH_500, math)):
-        written.append(write_tasks(with_passages(tasks, corpus, k=k, mode=mode), folder / f"rag-{name}"))
+        files[f"rag-{name}"] = with_passages(tasks, corpus, k=k, mode=mode)
+    written = [write_tasks(tasks, folder / name) for name, tasks in files.items()]
     return Prepared(read, clean, len(gsm), len(math), written)
