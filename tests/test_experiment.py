@@ -81,6 +81,11 @@ def test_report_tables_paired_tests_and_goals(tmp_path):
     assert multi["p_value"] == pytest.approx(mcnemar_exact(4, 0)) == pytest.approx(0.125)
     both = next(c for c in results["comparisons"] if c["first"] == "agent" and c["second"] == "rag" and c["column"] == "synthetic-test")
     assert (both["only_first"], both["only_second"]) == (8, 0) and both["p_value"] == pytest.approx(2 / 256)
+    # seed 0 misses 2 unseen tasks the teacher solves; seeds 1 and 2 solve the 2 the teacher misses
+    vs_teacher = next(c for c in results["comparisons"] if c["second"] == "teacher" and c["column"] == "synthetic-unseen")
+    assert (vs_teacher["only_first"], vs_teacher["only_second"]) == (0, 2)
+    assert vs_teacher["later_seeds"] == ((12.5, 0.5), (12.5, 0.5))
+    assert "-12.5 (0/2) p=0.5; later seeds: +12.5 p=0.5, +12.5 p=0.5" in text
     goals = {g["name"]: g for g in results["goals"]}
     assert goals["every student has >= 100 correct training examples of its own kind"]["met"] is False  # 64
     assert goals["agent-distilled beats CoT + RAG on synthetic-test/multi_hop with p < 0.05"]["met"] is False  # p = 0.125

@@ -32,6 +32,8 @@ GOLDEN = {
     # samples at temperature 0.7) is a new set of runs, so new ids; teacher.yaml is unchanged
     "recipes/experiment/eval-agent-sag.yaml": ("3aa63e8ea208bc66", "3d6609a90906218e46ef0c27"),
     "recipes/experiment/eval-agent.yaml": ("e58f0473327887b1", "9ae8796131a80e9fa450913a"),
+    # the dev world where levers are decided (scripts/lever-reword.sh): its own corpus, its own runs
+    "recipes/experiment/eval-agent-dev.yaml": ("317633ffda9f9cf0", "7d12414d30c04bc99f0ff89e"),
     "recipes/experiment/eval-cot-rag.yaml": ("54167aba3a43c71a", "22cbba797d5ee9ca9a312eb8"),
     "recipes/experiment/eval-cot.yaml": ("54167aba3a43c71a", "22cbba797d5ee9ca9a312eb8"),
     "recipes/experiment/eval-teacher.yaml": ("47b3b1a194df59f9", "8a4ac8df231189c7c9cd4885"),

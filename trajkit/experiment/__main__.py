@@ -3,6 +3,9 @@
     prepare TASKS_DIR              out-of-domain benchmarks and RAG copies (`benchmarks.prepare`)
     budget DATASET...              'N STEPS': the smallest set the paper's rule keeps, and the
                                    optimizer steps of EPOCHS epochs over it (every student's budget)
+    reword DATASET OUT [--subsample N] [--seed S] [--model M] [--base-url URL]
+                                   a data lever: kept trajectories plus copies whose question the
+                                   teacher reworded (`reword`); OUT.rewordings.jsonl lists each try
     report OUT_DIR --arm LABEL=RUN[,RUN...] [--role ROLE=LABEL] [--compare A|B] [--train LABEL=DATASET]
                    [--student LABEL=TRAIN_DIR] [--timings TSV] [--wall-s S] [--notes-file FILE]
 """
@@ -13,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from trajkit.errors import InputError
+from trajkit.errors import InputError, TrajkitError
 
 
 def kept(dataset: Path) -> int:
@@ -27,6 +30,25 @@ def kept(dataset: Path) -> int:
         con.close()
 
 
+def run_reword(args) -> None:
+    import json
+
+    from trajkit.curate.presets import PRESETS
+    from trajkit.experiment.reword import reword
+
+    if args.base_url:
+        teacher = {"backend": "openai", "base_url": args.base_url, "model": args.model}
+    else:
+        teacher = {"backend": "llamacpp", "model": args.model, "parallel": 8, "context": 8192}
+    done = reword(args.dataset, args.out, teacher=teacher, where=PRESETS["paper"].where,
+                  subsample=args.subsample, seed=args.seed, tries=args.tries)
+    log = Path(str(args.out).rstrip("/") + ".rewordings.jsonl")
+    log.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in done.examples), encoding="utf-8")
+    rejected = ", ".join(f"{reason} {count}" for reason, count in done.rejected.most_common()) or "none"
+    print(f"reworded {done.copies} of {done.originals} questions (tries rejected: {rejected}); "
+          f"wrote {args.out} ({done.originals + done.copies} trajectories) and {log}")
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -38,6 +60,15 @@ def main(argv: list[str]) -> int:
     budget.add_argument("datasets", nargs="+")
     budget.add_argument("--epochs", type=float, default=3)
     budget.add_argument("--batch-size", type=int, default=4)
+    reword = commands.add_parser("reword", help="kept trajectories plus teacher-reworded copies")
+    reword.add_argument("dataset")
+    reword.add_argument("out")
+    reword.add_argument("--model", default="qwen2.5-coder-1.5b",
+                        help="the teacher: a registry name or .gguf served by llama.cpp, or the model name at --base-url")
+    reword.add_argument("--base-url", help="an OpenAI-compatible server to ask instead of starting llama.cpp")
+    reword.add_argument("--subsample", type=int, help="draw this many kept trajectories, as trajkit train does")
+    reword.add_argument("--seed", type=int, default=0, help="the subsample's draw and the first try's sampling seed")
+    reword.add_argument("--tries", type=int, default=3)
     report = commands.add_parser("report", help="RESULTS.md, results.json, accuracy.png")
     report.add_argument("out")
     report.add_argument("--arm", action="append", default=[], required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
@@ -63,6 +94,8 @@ def main(argv: list[str]) -> int:
                 raise InputError("a teacher dataset has no trajectory the paper's rule keeps",
                                  where=", ".join(args.datasets), fix="look at its stats: trajkit stats DATASET")
             print(n, math.ceil(args.epochs * n / args.batch_size))
+        elif args.command == "reword":
+            run_reword(args)
         else:
             from trajkit.experiment.report import parse_inputs, write
 
@@ -71,7 +104,7 @@ def main(argv: list[str]) -> int:
                                   timings=Path(args.timings) if args.timings else None, wall_s=args.wall_s, notes=notes)
             paths = write(args.out, inputs)
             print(paths["markdown"].read_text(encoding="utf-8"))
-    except InputError as exc:
+    except TrajkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -18,7 +18,7 @@ from trajkit.experiment.results import (
     Cell,
     Comparison,
     cells,
-    compare,
+    compare_seeds,
     ordered_columns,
     outcomes,
     parse_arm,
@@ -170,7 +170,7 @@ def build(inputs: Inputs) -> tuple[str, dict]:
     for a, b in inputs.comparisons:
         first, second = resolve(a, inputs.roles), resolve(b, inputs.roles)
         if first in runs and second in runs:
-            found[(first, second)] = compare(first, second, runs[first][0], runs[second][0])
+            found[(first, second)] = compare_seeds(first, second, runs[first], runs[second])
     data_rows = teacher_data_rows(inputs.teacher_data)
     students = student_rows(inputs.students)
     checked = goals(inputs, found, students)
@@ -182,7 +182,8 @@ def build(inputs: Inputs) -> tuple[str, dict]:
         accuracy_table(columns, tables), "",
         "## Paired tests", "",
         "Difference in points (first minus second) on the tasks both ran (first seed), the discordant"
-        " tasks (solved by the first only / by the second only) and the exact McNemar p-value.", "",
+        " tasks (solved by the first only / by the second only) and the exact McNemar p-value; with"
+        " several seeds, the difference and p-value of each later seed after it.", "",
         comparison_table(columns, found), "",
         "## Teacher data and rejection sampling", "",
         "Attempts (trajectories), tasks, and those the paper's rule keeps (correct, answered, no parse error):", "",

@@ -10,13 +10,13 @@ from the task metadata's `category`, which `trajkit tasks synth` writes).
 - `Cell`: accuracy of the first seed's run with its 95% Wilson interval and n, and the mean and
   standard deviation of the seeds' accuracies when there are several;
 - `Comparison`: two arms on the tasks both ran, first seed: the discordant counts and the exact
-  McNemar p-value (`trajkit.stats.mcnemar_exact`).
+  McNemar p-value (`trajkit.stats.mcnemar_exact`), and the same test's result on each later seed.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trajkit.errors import InputError
@@ -78,6 +78,8 @@ class Comparison:
     second_correct: int
     only_first: int
     only_second: int
+    # the same test on each later seed's runs: (difference in points, p-value)
+    later_seeds: tuple[tuple[float, float], ...] = ()
 
     @property
     def p_value(self) -> float:
@@ -90,8 +92,10 @@ class Comparison:
     def text(self) -> str:
         if not self.n:
             return "—"
-        return (f"{self.difference_points:+.1f} ({self.only_first}/{self.only_second}) "
-                f"p={self.p_value:.3g}")
+        text = f"{self.difference_points:+.1f} ({self.only_first}/{self.only_second}) p={self.p_value:.3g}"
+        if self.later_seeds:
+            text += "; later seeds: " + ", ".join(f"{d:+.1f} p={p:.2g}" for d, p in self.later_seeds)
+        return text
 
 
 def parse_arm(spec: str) -> Arm:
@@ -158,6 +162,17 @@ def compare(first: str, second: str, a: Outcomes, b: Outcomes) -> list[Compariso
             row[3] += right_a and not right_b
             row[4] += right_b and not right_a
     return [Comparison(first, second, column, *row) for column, row in sorted(counts.items())]
+
+
+def compare_seeds(first: str, second: str, a: list[Outcomes], b: list[Outcomes]) -> list[Comparison]:
+    """`compare` on the first seed's runs, each comparison carrying the same test on every later
+    seed (seed i against seed i; an arm with one run, such as the teacher, against each)."""
+    per_seed = [compare(first, second, a[min(i, len(a) - 1)], b[min(i, len(b) - 1)])
+                for i in range(max(len(a), len(b)))]
+    later = [{c.column: c for c in seed} for seed in per_seed[1:]]
+    return [replace(c, later_seeds=tuple((seed[c.column].difference_points, seed[c.column].p_value)
+                                         for seed in later if c.column in seed))
+            for c in per_seed[0]]
 
 
 def ordered_columns(tables: list[dict[str, Cell]], benchmarks: list[str] | None = None) -> list[str]:
