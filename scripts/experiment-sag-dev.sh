@@ -7,9 +7,8 @@
 #   bash scripts/experiment-sag-dev.sh [TEMPERATURE ...]     (default: 0.4 0.7 1.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${TRAJKIT_CPU_LOCKED:-}" ] && command -v flock >/dev/null; then
-  exec env TRAJKIT_CPU_LOCKED=1 flock /tmp/trajkit-cpu.lock bash "$0" "$@"
-fi
+source scripts/stages.sh
+hold_cpu_lock "$@"
 TK=.venv/bin/trajkit
 OUT=experiment-out/sag-dev
 STUDENT=experiment-out/s0/student-agent/model.gguf

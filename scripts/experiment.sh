@@ -19,9 +19,8 @@
 # The whole run holds the CPU lock: model work must not share the 2 cores with other jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${TRAJKIT_CPU_LOCKED:-}" ] && command -v flock >/dev/null; then
-  exec env TRAJKIT_CPU_LOCKED=1 flock /tmp/trajkit-cpu.lock bash "$0" "$@"
-fi
+source scripts/stages.sh
+hold_cpu_lock "$@"
 TK=.venv/bin/trajkit
 PY=.venv/bin/python
 OUT=experiment-out
@@ -29,14 +28,7 @@ SEEDS=${SEEDS:-1}
 SAG=4
 mkdir -p "$OUT"
 TIMES="$OUT/timings.tsv"  # stage and seconds, appended by every run (a resumed run adds its own)
-
-step() {  # step NAME COMMAND...: run and record the wall time of one stage
-  local name=$1; shift
-  local t0; t0=$(date +%s)
-  echo "== experiment: $name"
-  "$@"
-  printf '%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" >> "$TIMES"
-}
+STAGE_LABEL=experiment
 
 tasks() {
   $TK tasks synth "$OUT/tasks" --n 300 --seed 1 --test-fraction 0.47 --max-hops 3 --knowledge-share 0.5 \

@@ -11,22 +11,15 @@
 # students are then evaluated on the test world too, so the report shows what the decision gives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${TRAJKIT_CPU_LOCKED:-}" ] && command -v flock >/dev/null; then
-  exec env TRAJKIT_CPU_LOCKED=1 flock /tmp/trajkit-cpu.lock bash "$0" "$@"
-fi
+source scripts/stages.sh
+hold_cpu_lock "$@"
 TK=.venv/bin/trajkit
 PY=.venv/bin/python
 OUT=experiment-out
 L=$OUT/lever-reword
 TIMES="$L/timings.tsv"
+STAGE_LABEL=lever
 mkdir -p "$L"
-step() {
-  local name=$1; shift
-  local t0; t0=$(date +%s)
-  echo "== lever: $name"
-  "$@"
-  printf '%s\t%s\n' "$name" "$(( $(date +%s) - t0 ))" >> "$TIMES"
-}
 
 [ -f "$OUT/dev/tasks/tasks.parquet" ] || step dev-tasks $TK tasks synth "$OUT/dev/tasks" --n 300 --seed 2 \
   --test-fraction 0.47 --max-hops 3 --knowledge-share 0.5 --small-arithmetic-share 0.5 \
