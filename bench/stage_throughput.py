@@ -5,8 +5,8 @@
 One llama.cpp server with the experiment teacher's settings (Qwen2.5-Coder-1.5B, 8 slots,
 24,576 tokens of context). On it, in this process, interleaved round by round:
   baseline  a plain load generator (httpx + asyncio, 8 in flight): the CoT stage's requests
-            (its system prompt and questions, temperature 0.7, top-p 0.95, 256 tokens, one seed
-            per request, logprobs as the build asks them), nothing else;
+            (its system prompt and questions, temperature 0.7, top-p 0.95, 256 tokens, seed 0
+            as the build sends a task's first sample, logprobs as the build asks them), nothing else;
   stage     `trajkit build` of the same requests (recipes/experiment/teacher-cot.yaml's settings,
             one sample per task) against that server: the rollout engine, grading, Parquet
             writes and progress included.
@@ -49,15 +49,15 @@ async def plain_load(base_url: str, model: str, chats: list[list[dict]], concurr
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=base_url, timeout=900) as client:
 
-        async def one(index: int, messages: list[dict]) -> int:
+        async def one(messages: list[dict]) -> int:
             async with semaphore:
                 reply = await client.post("/chat/completions", json={
-                    "model": model, "messages": messages, "seed": index, "logprobs": True, **SAMPLING})
+                    "model": model, "messages": messages, "seed": 0, "logprobs": True, **SAMPLING})
                 reply.raise_for_status()
                 return reply.json()["usage"]["completion_tokens"]
 
         start = time.perf_counter()
-        tokens = sum(await asyncio.gather(*(one(i, m) for i, m in enumerate(chats))))
+        tokens = sum(await asyncio.gather(*(one(m) for m in chats)))
         return tokens, time.perf_counter() - start
 
 
