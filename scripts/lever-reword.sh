@@ -4,8 +4,11 @@
 # answer wordings and templates it never saw? Run after `make experiment` (it reads the teacher
 # data and the equal budget of the main comparison).
 #   control:  the main agent arm's subsample (same draw, seed 0), twice its steps (6 epochs)
-#   reworded: the same trajectories plus a reworded copy of each that passes the checks, the same
-#             steps (about 3 epochs)
+#   reworded: the same trajectories plus a reworded copy of each that passes the checks (names,
+#             numbers, no answer given), the same steps
+#   resolved: the same trajectories plus the teacher's own solutions of those rewordings, where
+#             correct (the stricter form: the gold answer catches a rewording that changed the
+#             question's meaning), the same steps
 # Decision rule, fixed before any run: adopt the lever if, on the dev world (`--seed 2`), it
 # raises unseen-shape accuracy by 5 points or more without losing 5 points in-template. Both
 # students are then evaluated on the test world too, so the report shows what the decision gives.
@@ -28,6 +31,7 @@ read -r EXAMPLES STEPS < <($PY -m trajkit.experiment budget "$OUT/teacher" "$OUT
 LEVER_STEPS=$((2 * STEPS))
 [ -f "$L/teacher-reworded/trajkit.json" ] || step reword $PY -m trajkit.experiment reword "$OUT/teacher" \
   "$L/teacher-reworded" --subsample "$EXAMPLES" --seed 0
+step teacher-resolved $TK build recipes/experiment/teacher-reworded.yaml
 
 student() {  # student NAME [trajkit train --set ...]: train, write the GGUF, evaluate on dev and test
   local name=$1; shift
@@ -39,11 +43,17 @@ student() {  # student NAME [trajkit train --set ...]: train, write the GGUF, ev
 }
 student control --set "subsample=$EXAMPLES"
 student reworded --set "dataset=$L/teacher-reworded" --set subsample=null
-$PY -m trajkit.experiment report "$L/dev-report" --arm "control=$L/dev-eval-control" \
-  --arm "reworded=$L/dev-eval-reworded" --compare "reworded|control" \
-  --student "control=$L/student-control" --student "reworded=$L/student-reworded"
-for name in control reworded; do
+student resolved --set "dataset=[$L/teacher-reworded, $L/teacher-resolved]" --set subsample=null \
+  --set "filter={presets: [paper], where: \"trajectory_id NOT LIKE '%#reworded'\"}"
+arms() {  # arms PREFIX: the report's arms and tests for the runs PREFIX-NAME
+  for name in control reworded resolved; do echo --arm "$name=$L/$1-$name"; done
+  echo --compare "reworded|control" --compare "resolved|control" --compare "resolved|reworded"
+}
+# shellcheck disable=SC2046  # word splitting of arms' output is intended (no spaces in the paths)
+$PY -m trajkit.experiment report "$L/dev-report" $(arms dev-eval) \
+  --student "control=$L/student-control" --student "reworded=$L/student-reworded" --student "resolved=$L/student-resolved"
+for name in control reworded resolved; do
   step "test-eval-$name" $TK eval recipes/experiment/eval-agent.yaml --model "$L/student-$name/model.gguf" -o "$L/test-eval-$name"
 done
-$PY -m trajkit.experiment report "$L/test-report" --arm "control=$L/test-eval-control" \
-  --arm "reworded=$L/test-eval-reworded" --compare "reworded|control" --timings "$TIMES"
+# shellcheck disable=SC2046
+$PY -m trajkit.experiment report "$L/test-report" $(arms test-eval) --timings "$TIMES"

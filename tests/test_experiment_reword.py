@@ -107,3 +107,9 @@ def test_cli_writes_the_dataset_and_the_log_of_every_try(tmp_path, capsys):
     by_question = {entry["original"]: [t["rejected"] for t in entry["tries"]] for entry in log}
     assert by_question == {"What is 12 × 34?": [None], "What is 5 × 6?": ["numbers changed", "numbers changed"]}
     assert len(Dataset.open(tmp_path / "out")) == 3
+    # the accepted rewordings as tasks, for the teacher to solve (the stricter form of the lever)
+    import pyarrow.parquet as pq
+
+    tasks = pq.read_table(tmp_path / "out.tasks.parquet").to_pylist()
+    assert [(t["question"], t["gold_answer"], t["task_id"].endswith(ID_SUFFIX)) for t in tasks] == [
+        ("Compute the product of 12 and 34.", "1800", True)]

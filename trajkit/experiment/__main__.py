@@ -5,7 +5,9 @@
                                    optimizer steps of EPOCHS epochs over it (every student's budget)
     reword DATASET OUT [--subsample N] [--seed S] [--model M] [--base-url URL]
                                    a data lever: kept trajectories plus copies whose question the
-                                   teacher reworded (`reword`); OUT.rewordings.jsonl lists each try
+                                   teacher reworded (`reword`); OUT.rewordings.jsonl lists each try,
+                                   OUT.tasks.parquet holds the rewordings as tasks (for the teacher
+                                   to solve them: the stricter form of the lever)
     report OUT_DIR --arm LABEL=RUN[,RUN...] [--role ROLE=LABEL] [--compare A|B] [--train LABEL=DATASET]
                    [--student LABEL=TRAIN_DIR] [--timings TSV] [--wall-s S] [--notes-file FILE]
 """
@@ -34,7 +36,8 @@ def run_reword(args) -> None:
     import json
 
     from trajkit.curate.presets import PRESETS
-    from trajkit.experiment.reword import reword
+    from trajkit.experiment.reword import reword, reworded_tasks
+    from trajkit.tasks.files import write_tasks
 
     if args.base_url:
         teacher = {"backend": "openai", "base_url": args.base_url, "model": args.model}
@@ -44,9 +47,10 @@ def run_reword(args) -> None:
                   subsample=args.subsample, seed=args.seed, tries=args.tries)
     log = Path(str(args.out).rstrip("/") + ".rewordings.jsonl")
     log.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in done.examples), encoding="utf-8")
+    tasks = write_tasks(reworded_tasks(args.out), str(args.out).rstrip("/") + ".tasks.parquet")
     rejected = ", ".join(f"{reason} {count}" for reason, count in done.rejected.most_common()) or "none"
     print(f"reworded {done.copies} of {done.originals} questions (tries rejected: {rejected}); "
-          f"wrote {args.out} ({done.originals + done.copies} trajectories) and {log}")
+          f"wrote {args.out} ({done.originals + done.copies} trajectories), {log} and {tasks}")
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,12 @@ plan answers the same question. A rewording is kept only where `rejection` finds
 every number and every name of the original is still there, no gold answer appeared, and it is a
 single question that differs from the original. Rejected ones are retried with the next seed,
 then left out (the trajectory keeps no copy).
+
+These checks cannot see a rewording that changes the question's meaning ("What is 712 − 281 +
+24?" -> "What is the sum of 712, 281, and 24?"). The stricter form of the lever checks each one by
+the teacher's own solution: `reworded_tasks` gives the accepted rewordings as tasks (same gold),
+the teacher solves them as an agent (`trajkit build`), and the paper's rule keeps the correct
+trajectories, whose steps were written for the reworded question.
 """
 
 from __future__ import annotations
@@ -107,6 +113,15 @@ async def _rewordings(trajectories: list[Trajectory], backend, seed: int, tries:
         return None
 
     return await asyncio.gather(*(one(traj) for traj in trajectories))
+
+
+def reworded_tasks(dataset: str | Path) -> list:
+    """The tasks of the reworded copies in a dataset `reword` wrote (ids `ID#reworded`, golds
+    and metadata of the original), in id order."""
+    from trajkit.store import Dataset
+
+    copies = [traj.task for traj in Dataset.open(dataset).trajectories() if traj.trajectory_id.endswith(ID_SUFFIX)]
+    return sorted(copies, key=lambda task: task.task_id)
 
 
 def reword(dataset: str | Path, out: str | Path, *, teacher: Mapping[str, Any], where: str | None,
