@@ -43,7 +43,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not model and not server and not slow and not ray"
 
 experiment: setup
-	SEEDS=$(or $(SEEDS),1) bash scripts/experiment.sh
+	SEEDS=$(or $(SEEDS),1) TEACHER=$(or $(TEACHER),shipped) bash scripts/experiment.sh
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -40,6 +40,8 @@ GOLDEN = {
     "recipes/experiment/teacher-cot-rag.yaml": ("4216cdf66c8f8434", "8cb86e847f50019b3e4c47e1"),
     "recipes/experiment/teacher-cot.yaml": ("4216cdf66c8f8434", "8cb86e847f50019b3e4c47e1"),
     "recipes/experiment/teacher.yaml": ("f1ed5816f79526cf", "dfa54dc93d0361c7aa03fa47"),
+    # teacher.yaml with the first-thought prefix: its own provenance (and the shipped teacher-ftp run's)
+    "recipes/experiment/teacher-ftp.yaml": ("914e663476e7e987", "6de3216fcb1532b63eb1abe9"),
     # the rewording lever's teacher: teacher.yaml on other tasks, the same provenance
     "recipes/experiment/teacher-reworded.yaml": ("f1ed5816f79526cf", "dfa54dc93d0361c7aa03fa47"),
     "recipes/paper-teacher-ftp.yaml": ("6c63dc95938d07d4", "debdb7ee7e896438bfba6733"),

@@ -1,4 +1,4 @@
-"""`python -m trajkit.experiment prepare | budget | report`: the experiment's own steps.
+"""`python -m trajkit.experiment prepare | budget | reword | check-teacher | report`: the experiment's own steps.
 
     prepare TASKS_DIR              out-of-domain benchmarks and RAG copies (`benchmarks.prepare`)
     budget DATASET...              'N STEPS': the smallest set the paper's rule keeps, and the
@@ -8,8 +8,14 @@
                                    teacher reworded (`reword`); OUT.rewordings.jsonl lists each try,
                                    OUT.tasks.parquet holds the rewordings as tasks (for the teacher
                                    to solve them: the stricter form of the lever)
+    check-teacher SHIPPED RERUN    a re-run teacher stage against its shipped run (`shipped.check`):
+                                   exit 1 if their trajectories or accuracy differ
+    check-tasks TASKS_DIR DATASET...
+                                   the datasets' tasks are the generated ones (shipped runs are
+                                   reusable only on the tasks they were made on)
     report OUT_DIR --arm LABEL=RUN[,RUN...] [--role ROLE=LABEL] [--compare A|B] [--train LABEL=DATASET]
-                   [--student LABEL=TRAIN_DIR] [--timings TSV] [--wall-s S] [--notes-file FILE]
+                   [--student LABEL=TRAIN_DIR] [--timings TSV] [--wall-s S] [--wall-note TEXT]
+                   [--notes-file FILE]
 """
 
 from __future__ import annotations
@@ -73,6 +79,12 @@ def main(argv: list[str]) -> int:
     reword.add_argument("--subsample", type=int, help="draw this many kept trajectories, as trajkit train does")
     reword.add_argument("--seed", type=int, default=0, help="the subsample's draw and the first try's sampling seed")
     reword.add_argument("--tries", type=int, default=3)
+    check_teacher = commands.add_parser("check-teacher", help="a re-run teacher stage against its shipped run")
+    check_teacher.add_argument("shipped")
+    check_teacher.add_argument("rerun")
+    check_tasks = commands.add_parser("check-tasks", help="shipped runs were made on the generated tasks")
+    check_tasks.add_argument("tasks_dir")
+    check_tasks.add_argument("datasets", nargs="+")
     report = commands.add_parser("report", help="RESULTS.md, results.json, accuracy.png")
     report.add_argument("out")
     report.add_argument("--arm", action="append", default=[], required=True, help="LABEL=RUN[,RUN...] (one run per seed)")
@@ -82,6 +94,7 @@ def main(argv: list[str]) -> int:
     report.add_argument("--student", action="append", default=[], help="LABEL=TRAIN_DIR (trajkit train output)")
     report.add_argument("--timings", help="a TSV of stage and seconds")
     report.add_argument("--wall-s", type=float)
+    report.add_argument("--wall-note", default="", help="what the wall time covers (shown in its goal)")
     report.add_argument("--notes-file")
     args = parser.parse_args(argv)
     try:
@@ -100,12 +113,27 @@ def main(argv: list[str]) -> int:
             print(n, math.ceil(args.epochs * n / args.batch_size))
         elif args.command == "reword":
             run_reword(args)
+        elif args.command == "check-teacher":
+            from trajkit.experiment.shipped import check
+
+            found = check(Path(args.shipped), Path(args.rerun))
+            print(found.line())
+            return 0 if found.consistent else 1
+        elif args.command == "check-tasks":
+            from trajkit.experiment.shipped import stale_tasks
+
+            problems = stale_tasks(Path(args.tasks_dir), [Path(path) for path in args.datasets])
+            if problems:
+                raise InputError(f"{len(problems)} tasks differ; first: {problems[0]}", where=args.tasks_dir,
+                                 fix="the teacher data was made on other tasks: re-run it (TEACHER=run make experiment)")
+            print(f"every task of {len(args.datasets)} datasets is a generated task of {args.tasks_dir}")
         else:
             from trajkit.experiment.report import parse_inputs, write
 
             notes = Path(args.notes_file).read_text(encoding="utf-8") if args.notes_file else ""
             inputs = parse_inputs(args.arm, args.role, args.compare, args.train, args.student,
-                                  timings=Path(args.timings) if args.timings else None, wall_s=args.wall_s, notes=notes)
+                                  timings=Path(args.timings) if args.timings else None, wall_s=args.wall_s,
+                                  wall_note=args.wall_note, notes=notes)
             paths = write(args.out, inputs)
             print(paths["markdown"].read_text(encoding="utf-8"))
     except TrajkitError as exc:
