@@ -99,7 +99,7 @@ if [ "$TEACHER" = run ]; then
   done
 else
   WALL_NOTE="teacher stages from the shipped runs"
-  echo "Teacher stages: the shipped runs of experiment-data/teacher-runs (TEACHER=run re-runs and checks them); their stage times below are a resume's." > "$NOTES"
+  echo "Teacher stages: the shipped runs of experiment-data/teacher-runs (TEACHER=run re-runs and checks them); their stage times in the table are a resume's." > "$NOTES"
 fi
 cat "$NOTES"
 

@@ -42,4 +42,16 @@ def test_the_draw_does_not_depend_on_the_order_trajectories_are_read():
     drawn, available = subsampled(rows, 5, 3)
     again, _ = subsampled(list(reversed(rows)), 5, 3)
     assert available == 20 and [r.trajectory_id for r in drawn] == [r.trajectory_id for r in again]
-    assert subsampled(rows, None, 0) == (rows, 20) and subsampled(rows, 30, 0) == (rows, 20)
+    # without a draw too: every trajectory, in id order, whatever order they were read in
+    assert subsampled(list(reversed(rows)), None, 0) == (rows, 20)
+    assert subsampled(list(reversed(rows)), 30, 0) == (rows, 20)
+
+
+def test_training_examples_come_in_id_order_from_a_filtered_read_of_many_shards(tmp_path):
+    dataset = Dataset.create(tmp_path / "data")
+    for shard in range(4):  # four shards written in an order unrelated to the ids
+        dataset.append([make_trajectory(i, n_steps=2) for i in range(shard, 24, 4)])
+    recipe = Recipe.model_validate({"model": "embedded", "dataset": str(dataset.path), "filter": "paper",
+                                    "output_dir": str(tmp_path / "out")})
+    ids = [example.trajectory_id for example in prepare(recipe).examples]
+    assert len(ids) == 24 and ids == sorted(ids)

@@ -143,14 +143,15 @@ def prepare(recipe: Recipe, *, log: Callable[[str], None] = lambda _: None) -> P
 
 
 def subsampled(trajectories: list, limit: int | None, seed: int) -> tuple[list, int]:
-    """At most `limit` of the trajectories, drawn with `seed` (the same draw on every machine:
-    drawn from the trajectories in id order), and how many there were."""
+    """At most `limit` of the trajectories, drawn with `seed`, and how many there were. Both the
+    draw and the order of an undrawn set start from id order: a filtered read (DuckDB) returns rows
+    in no fixed order, and the trainer's seeded shuffle must see the same list on every run."""
     import random
 
-    if limit is None or len(trajectories) <= limit:
-        return trajectories, len(trajectories)
     ordered = sorted(trajectories, key=lambda traj: traj.trajectory_id)
-    return random.Random(seed).sample(ordered, limit), len(trajectories)
+    if limit is None or len(ordered) <= limit:
+        return ordered, len(ordered)
+    return random.Random(seed).sample(ordered, limit), len(ordered)
 
 
 def examples_fingerprint(examples: list[Example]) -> str:
