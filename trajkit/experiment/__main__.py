@@ -1,4 +1,5 @@
-"""`python -m trajkit.experiment prepare | budget | reword | check-teacher | report`: the experiment's own steps.
+"""`python -m trajkit.experiment prepare | budget | reword | check-teacher | check-tasks | report`: the
+experiment's own steps.
 
     prepare TASKS_DIR              out-of-domain benchmarks and RAG copies (`benchmarks.prepare`)
     budget DATASET...              'N STEPS': the smallest set the paper's rule keeps, and the

@@ -71,16 +71,12 @@ class TeacherCheck:
 
 
 def read_rows(dataset: Path) -> dict[Key, Row]:
-    from trajkit.query import connect, run
+    from trajkit.query import sql
 
     if not (dataset / "trajkit.json").is_file():
         raise InputError("not a trajkit dataset (no trajkit.json)", where=str(dataset),
                          fix="run the teacher stage that writes it (TEACHER=run make experiment)")
-    con = connect([dataset])
-    try:
-        rows = run(con, ROWS_SQL).to_pylist()
-    finally:
-        con.close()
+    rows = sql([dataset], ROWS_SQL).to_pylist()
     return {(r["source"], r["task_id"], int(r["sample_index"])):
             Row(bool(r["correct"]), r["answer"], tuple(r["outputs"] or ())) for r in rows}
 
@@ -109,7 +105,7 @@ def stale_tasks(tasks_dir: Path, datasets: list[Path]) -> list[str]:
     question and gold), one line each: shipped runs made on other tasks must not be reused."""
     import pyarrow.parquet as pq
 
-    from trajkit.query import connect, run
+    from trajkit.query import sql
 
     generated: dict[str, tuple[str, str | None]] = {}
     for path in sorted(Path(tasks_dir).glob("*.parquet")):
@@ -118,12 +114,7 @@ def stale_tasks(tasks_dir: Path, datasets: list[Path]) -> list[str]:
                 generated[row["task_id"]] = (row["question"], row["gold_answer"])
     problems = []
     for dataset in datasets:
-        con = connect([dataset])
-        try:
-            rows = run(con, "SELECT DISTINCT task_id, question, gold_answer FROM trajectories ORDER BY 1").to_pylist()
-        finally:
-            con.close()
-        for row in rows:
+        for row in sql([dataset], "SELECT DISTINCT task_id, question, gold_answer FROM trajectories ORDER BY 1").to_pylist():
             found = generated.get(row["task_id"])
             if found is None:
                 problems.append(f"{dataset}: task {row['task_id']!r} is not among the generated tasks in {tasks_dir}")
